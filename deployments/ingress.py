@@ -1,0 +1,79 @@
+"""TierRouterIngress: the OpenAI-compatible HTTP front door (FastAPI through `serve.ingress`)."""
+
+import time
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from serve_app.chat_flow import SERVED_MODELS, ChatFlow
+from serve_app.config import IngressConfig
+from serve_app.errors import APIError
+from serve_app.tier_client import TierClient
+
+app = FastAPI(title="tier-router")
+
+
+def _error_response(error: APIError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status, headers=getattr(error, "headers", None))
+
+
+@app.exception_handler(StarletteHTTPException)
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
+    return _error_response(APIError(exc.status_code, str(exc.detail), kind))
+
+
+@app.exception_handler(RequestValidationError)
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    return _error_response(APIError(400, str(exc.errors()[:1])))
+
+
+def _chat_request(body: dict[str, Any]) -> Any:
+    from ray.serve.llm.openai_api_models import ChatCompletionRequest
+
+    return ChatCompletionRequest.model_validate(body)
+
+
+class TierRouterIngress:
+    """Composes the router and the two tiers through DeploymentHandles."""
+
+    def __init__(self, router: Any, small: Any, large: Any, config: dict[str, Any]):
+        cfg = IngressConfig.model_validate(config)
+        self._router = router
+
+        async def route(messages: list[dict[str, Any]]):
+            return await router.route.remote(messages)
+
+        tiers = {
+            name: TierClient(name, handle.options(stream=True), cfg.request_timeout_s, cfg.stream_idle_timeout_s)
+            for name, handle in (("small", small), ("large", large))
+        }
+        self._flow = ChatFlow(route, tiers, _chat_request, cfg.router_timeout_s)
+        self._created = int(time.time())
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(self, request: Request) -> Response:
+        try:
+            result = await self._flow.run(await request.body())
+        except APIError as error:
+            return _error_response(error)
+        if result.stream is not None:
+            return StreamingResponse(result.stream, media_type="text/event-stream", headers=result.headers)
+        return JSONResponse(result.body, headers=result.headers)
+
+    @app.get("/v1/models")
+    async def models(self) -> dict[str, Any]:
+        return {
+            "object": "list",
+            "data": [
+                {"id": m, "object": "model", "created": self._created, "owned_by": "tier-router"}
+                for m in SERVED_MODELS
+            ],
+        }
+
+    @app.get("/health")
+    async def health(self) -> dict[str, str]:
+        return {"status": "ok"}

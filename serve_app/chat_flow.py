@@ -1,0 +1,107 @@
+"""One chat request, top to bottom: parse -> validate -> route -> call tier -> respond with evidence.
+
+Ray-free: the router and the tiers are injected, so every branch is testable without a cluster.
+"""
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Awaitable, Callable, Optional
+
+from pydantic import ValidationError
+
+from serve_app import headers as H
+from serve_app.errors import APIError, bad_request, model_not_found
+from serve_app.protocol import parse_json_body, validate_chat_body
+from serve_app.routing.decision import LARGE, TIERS, RouteDecision
+from serve_app.tier_client import StreamOptions, TierClient, with_tier_usage
+
+logger = logging.getLogger(__name__)
+
+AUTO = "auto"
+SERVED_MODELS = (AUTO, *TIERS)
+
+RouteFn = Callable[[list[dict[str, Any]]], Awaitable[RouteDecision]]
+RequestFactory = Callable[[dict[str, Any]], Any]
+
+
+@dataclass
+class ChatResult:
+    """What the HTTP layer sends back: a JSON body or an SSE stream, plus evidence headers."""
+
+    headers: dict[str, str]
+    body: Optional[dict[str, Any]] = None
+    stream: Optional[AsyncIterator[str]] = None
+
+
+@dataclass
+class Route:
+    """The tier chosen for one request and why."""
+
+    tier: str
+    reason: str  # routed | direct | router-fallback
+    decision: Optional[RouteDecision] = None
+
+    def headers(self) -> dict[str, str]:
+        out = {H.TIER: self.tier, H.ROUTE_REASON: self.reason}
+        if self.decision is None:
+            out[H.STRATEGY] = "direct" if self.reason == "direct" else "none"
+            return out
+        out[H.SCORE] = f"{self.decision.score:.3f}"
+        out[H.STRATEGY] = self.decision.strategy
+        out[H.THRESHOLD] = f"{self.decision.threshold:g}"
+        out[H.CACHED] = "1" if self.decision.cached else "0"
+        return out
+
+
+def _validation_message(exc: ValidationError) -> tuple[str, Optional[str]]:
+    first = exc.errors()[0] if exc.errors() else {}
+    loc = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or None
+    return f"Invalid request: {loc + ': ' if loc else ''}{first.get('msg', str(exc))}", loc
+
+
+@dataclass
+class ChatFlow:
+    """The ingress's request logic."""
+
+    route_fn: RouteFn
+    tiers: dict[str, TierClient]
+    request_factory: RequestFactory
+    router_timeout_s: float = 5.0
+    models: tuple[str, ...] = field(default=SERVED_MODELS)
+
+    async def run(self, raw_body: bytes) -> ChatResult:
+        body = parse_json_body(raw_body)
+        validate_chat_body(body)
+        if body["model"] not in self.models:
+            raise model_not_found(body["model"], list(self.models))
+        stream = bool(body.get("stream"))
+        client_options = StreamOptions(include_usage=bool((body.get("stream_options") or {}).get("include_usage")))
+        try:
+            request = self.request_factory(with_tier_usage(body) if stream else body)
+        except ValidationError as exc:
+            raise bad_request(*_validation_message(exc)) from None
+        except (TypeError, ValueError) as exc:
+            raise bad_request(f"Invalid request: {exc}") from None
+
+        route = await self._route(body)
+        evidence = route.headers()
+        tier = self.tiers[route.tier]
+        try:
+            if stream:
+                return ChatResult(evidence, stream=await tier.open_stream(request, client_options))
+            return ChatResult(evidence, body=await tier.complete(request))
+        except APIError as exc:
+            exc.headers = evidence
+            raise
+
+    async def _route(self, body: dict[str, Any]) -> Route:
+        model = body["model"]
+        if model != AUTO:
+            return Route(tier=model, reason="direct")
+        try:
+            decision = await asyncio.wait_for(self.route_fn(body["messages"]), self.router_timeout_s)
+        except Exception as exc:  # the router is an optimisation: never fail a request for it
+            logger.warning("router failed (%r); sending the request to the large tier", exc)
+            return Route(tier=LARGE, reason="router-fallback")
+        return Route(tier=decision.tier, reason="routed", decision=decision)

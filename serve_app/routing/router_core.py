@@ -1,0 +1,67 @@
+"""The router's state, free of Ray: policy, strategy, cache. The deployment adds batching."""
+
+import logging
+from typing import Any, Callable, Optional, Sequence
+
+from serve_app.config import RouterPolicy
+from serve_app.routing.cache import ScoreCache
+from serve_app.routing.decision import RouteDecision, decide
+from serve_app.routing.strategies import Encoder, Scorer, build_scorer, needs_encoder
+from serve_app.routing.text import select_text
+
+logger = logging.getLogger(__name__)
+
+
+class RouterCore:
+    """Applies a `RouterPolicy` and turns messages into `RouteDecision`s.
+
+    `encoder_factory` is called at most once, the first time a strategy needs embeddings.
+    """
+
+    def __init__(self, encoder_factory: Callable[[], Encoder]):
+        self._encoder_factory = encoder_factory
+        self._encoder: Optional[Encoder] = None
+        self._scorer: Optional[Scorer] = None
+        self.policy: Optional[RouterPolicy] = None
+        self.cache = ScoreCache(0)
+
+    def apply(self, policy: RouterPolicy | dict[str, Any]) -> RouterPolicy:
+        """Install a new policy; rebuilds the strategy (and clears the cache) only if it changed."""
+        policy = policy if isinstance(policy, RouterPolicy) else RouterPolicy.model_validate(policy)
+        if self.policy is None or policy.strategy != self.policy.strategy:
+            encoder = self.encoder() if needs_encoder(policy.strategy) else None
+            self._scorer = build_scorer(policy.strategy, encoder)
+            self.cache.clear()
+            logger.info("router strategy set to %s", policy.strategy.name)
+        self.cache.resize(policy.cache_size)
+        self.policy = policy
+        return policy
+
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = self._encoder_factory()
+        return self._encoder
+
+    def text_of(self, messages: Sequence[dict[str, Any]]) -> str:
+        return select_text(messages, self.policy.score_text)
+
+    def cached_score(self, text: str) -> Optional[float]:
+        return self.cache.get(text)
+
+    def score(self, texts: Sequence[str]) -> list[float]:
+        """Score texts with the current strategy and remember the scores."""
+        scores = self._scorer.score(texts)
+        for text, score in zip(texts, scores):
+            self.cache.put(text, score)
+        return scores
+
+    def decide(self, score: float, cached: bool = False) -> RouteDecision:
+        return decide(score, self.policy.threshold, self.policy.strategy.name, cached)
+
+    def route(self, messages: Sequence[dict[str, Any]]) -> RouteDecision:
+        """Unbatched path (CLI, tests): cache, else score now."""
+        text = self.text_of(messages)
+        score = self.cached_score(text)
+        if score is not None:
+            return self.decide(score, cached=True)
+        return self.decide(self.score([text])[0])

@@ -1,0 +1,168 @@
+"""TierClient: calls one model tier through a streaming handle and normalises what comes back.
+
+The handle is anything with `.chat.remote(request, raw_request_info)` returning an async
+generator, as a Ray Serve `DeploymentHandle.options(stream=True)` to an `LLMServer` does: it yields
+one response object (non-streaming), or lists of SSE strings (streaming), or an ErrorResponse.
+Every failure leaves here as an `APIError`; nothing waits longer than the configured timeouts.
+"""
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Optional
+
+from serve_app.errors import APIError, from_engine_error, tier_unavailable
+
+logger = logging.getLogger(__name__)
+
+DONE_FRAME = "data: [DONE]\n\n"
+
+
+@dataclass
+class StreamOptions:
+    """What the client asked of a stream; the tier is always asked for usage."""
+
+    include_usage: bool = False
+
+
+def with_tier_usage(body: dict[str, Any]) -> dict[str, Any]:
+    """The body with usage requested from the tier, whatever the client asked."""
+    return {**body, "stream_options": {**(body.get("stream_options") or {}), "include_usage": True}}
+
+
+def _as_error(tier: str, item: Any) -> Optional[APIError]:
+    """The APIError an engine ErrorResponse stands for, or None for a normal item."""
+    error = getattr(item, "error", None)
+    if error is not None and hasattr(error, "code") and hasattr(error, "message"):
+        return from_engine_error(tier, int(error.code), str(error.message), str(getattr(error, "type", "")))
+    return None
+
+
+def _frames(item: Any) -> list[str]:
+    """SSE frames in one streamed item (LLMServer batches them into lists)."""
+    items = item if isinstance(item, list) else [item]
+    frames: list[str] = []
+    for piece in items:
+        if isinstance(piece, str):
+            frames.extend(f"data: {p.strip()[len('data:'):].strip()}\n\n"
+                          for p in piece.split("\n\n") if p.strip().startswith("data:"))
+        else:
+            frames.append(f"data: {json.dumps(piece.model_dump(exclude_none=True))}\n\n")
+    return frames
+
+
+def _is_usage_only(frame: str) -> bool:
+    """True for the final usage chunk (`choices: []`) that OpenAI sends only on request."""
+    payload = frame[len("data: "):].strip()
+    if payload == "[DONE]" or '"choices":[]' not in payload.replace(" ", ""):
+        return False
+    try:
+        return json.loads(payload).get("choices") == []
+    except json.JSONDecodeError:
+        return False
+
+
+def _frame_error(frame: str) -> bool:
+    """True for an SSE frame that carries an engine error instead of a chunk."""
+    payload = frame[len("data: "):].lstrip()
+    return payload.startswith('{"error"') or payload.startswith('{"object":"error"') or (
+        payload.startswith('{"object": "error"'))
+
+
+def _error_frame(error: APIError) -> str:
+    return f"data: {json.dumps(error.body())}\n\n"
+
+
+class TierClient:
+    """One tier as the ingress sees it."""
+
+    def __init__(self, name: str, handle: Any, request_timeout_s: float, stream_idle_timeout_s: float):
+        self.name = name
+        self._handle = handle
+        self._request_timeout_s = request_timeout_s
+        self._stream_idle_timeout_s = stream_idle_timeout_s
+
+    def _call(self, request: Any) -> Any:
+        return self._handle.chat.remote(request.model_copy(update={"model": self.name}), None)
+
+    async def _next(self, gen: Any, timeout_s: float) -> Any:
+        try:
+            return await asyncio.wait_for(gen.__anext__(), timeout_s)
+        except StopAsyncIteration:
+            raise
+        except asyncio.TimeoutError:
+            _cancel(gen)
+            raise tier_unavailable(self.name, f"no answer within {timeout_s:g}s") from None
+        except APIError:
+            raise
+        except Exception as exc:  # replica died, deployment missing, engine crashed, ...
+            logger.warning("tier %s failed: %r", self.name, exc)
+            raise tier_unavailable(self.name, type(exc).__name__) from exc
+
+    async def complete(self, request: Any) -> dict[str, Any]:
+        """A non-streaming chat completion as a JSON-ready dict."""
+        gen = self._call(request)
+        try:
+            item = await self._next(gen, self._request_timeout_s)
+        except StopAsyncIteration:
+            raise tier_unavailable(self.name, "empty response") from None
+        error = _as_error(self.name, item)
+        if error is not None:
+            raise error
+        return item.model_dump(exclude_none=True) if hasattr(item, "model_dump") else dict(item)
+
+    async def open_stream(self, request: Any, options: StreamOptions) -> AsyncIterator[str]:
+        """Start a stream; errors before the first chunk raise here, later ones become an SSE
+        error event. The returned iterator yields SSE frames ending with `data: [DONE]`.
+        The request should ask the tier for usage (see `with_tier_usage`); `options` says whether
+        the client asked for it too."""
+        gen = self._call(request)
+        try:
+            first = await self._next(gen, self._request_timeout_s)
+        except StopAsyncIteration:
+            raise tier_unavailable(self.name, "empty stream") from None
+        error = _as_error(self.name, first)
+        if error is not None:
+            raise error
+        first_frames = _frames(first)
+        for frame in first_frames:
+            if _frame_error(frame):
+                raise tier_unavailable(self.name, frame[len("data: "):].strip()[:300])
+        return self._relay(gen, first_frames, options)
+
+    async def _relay(self, gen: Any, first_frames: list[str], options: StreamOptions) -> AsyncIterator[str]:
+        pending = list(first_frames)
+        finished = False
+        try:
+            while True:
+                for frame in pending:
+                    if frame == DONE_FRAME:
+                        continue
+                    if not options.include_usage and _is_usage_only(frame):
+                        continue
+                    yield frame
+                try:
+                    item = await self._next(gen, self._stream_idle_timeout_s)
+                except StopAsyncIteration:
+                    break
+                error = _as_error(self.name, item)
+                pending = [_error_frame(error)] if error is not None else _frames(item)
+            finished = True
+            yield DONE_FRAME
+        except APIError as exc:
+            finished = True
+            yield _error_frame(exc)
+            yield DONE_FRAME
+        finally:
+            if not finished:  # the client went away mid-stream: stop the engine's work too
+                _cancel(gen)
+
+
+def _cancel(gen: Any) -> None:
+    cancel = getattr(gen, "cancel", None)
+    if callable(cancel):
+        try:
+            cancel()
+        except Exception:  # already finished
+            pass

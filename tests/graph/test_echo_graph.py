@@ -1,0 +1,163 @@
+"""The real graph (Ray Serve, MiniLM router, LLMServer tiers, FastAPI ingress) with echo engines:
+fast checks of routing, protocol, headers and every error path over HTTP."""
+
+import concurrent.futures
+import json
+
+import httpx
+import openai
+import pytest
+
+from serve_app import headers as H
+from tests.graph.conftest import deploy
+
+PREFIX = "/echo"
+
+
+def echo_args(threshold: float = 4.0) -> dict:
+    tier = {"engine": "echo", "model_source": "echo", "engine_kwargs": {"max_model_len": 200}}
+    return {
+        "router": {"policy": {"threshold": threshold}},
+        "ingress": {"request_timeout_s": 3, "stream_idle_timeout_s": 3},
+        "tiers": {"small": tier, "large": tier},
+    }
+
+
+@pytest.fixture(scope="module")
+def base_url(serve_port):
+    from ray import serve
+
+    deploy(echo_args(), "echo", PREFIX)
+    yield f"http://127.0.0.1:{serve_port}{PREFIX}"
+    serve.delete("echo")
+
+
+@pytest.fixture
+def client(base_url):
+    return openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0, timeout=30)
+
+
+def ask(client, text, model="auto", **kw):
+    raw = client.chat.completions.with_raw_response.create(
+        model=model, messages=[{"role": "user", "content": text}], **kw)
+    return raw.parse(), raw.headers
+
+
+def test_auto_routes_with_evidence_headers(client):
+    reply, headers = ask(client, "What is Python?")
+    assert reply.choices[0].message.content == "[small] What is Python?"
+    assert headers[H.TIER] == "small" and headers[H.STRATEGY] == "exemplar"
+    assert float(headers[H.SCORE]) < 4.0
+    reply, headers = ask(client, "Refactor this recursive algorithm to iterative with O(1) space")
+    assert reply.model == "large" and headers[H.TIER] == "large"
+    assert float(headers[H.SCORE]) > 4.0
+    assert reply.usage.total_tokens == reply.usage.prompt_tokens + reply.usage.completion_tokens
+
+
+def test_repeated_prompt_is_served_from_cache(client):
+    _, first = ask(client, "How do I update my billing information?")
+    _, second = ask(client, "How do I update my billing information?")
+    assert second[H.CACHED] == "1" and first[H.SCORE] == second[H.SCORE]
+
+
+@pytest.mark.parametrize("model", ["small", "large"])
+def test_named_tiers_go_direct(client, model):
+    reply, headers = ask(client, "Design a distributed database", model=model)
+    assert reply.model == model and headers[H.TIER] == model and headers[H.STRATEGY] == "direct"
+
+
+def test_streaming_with_openai_client(client):
+    stream = client.chat.completions.create(
+        model="auto", messages=[{"role": "user", "content": "hello there"}], stream=True,
+        stream_options={"include_usage": True})
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "[small] hello there"
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 3
+
+
+def test_stream_is_sse_ending_with_done(base_url):
+    with httpx.stream("POST", f"{base_url}/v1/chat/completions", timeout=30, json={
+            "model": "large", "stream": True, "messages": [{"role": "user", "content": "hi"}]}) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        assert r.headers[H.TIER] == "large"
+        body = r.read().decode()
+    frames = [f for f in body.split("\n\n") if f]
+    assert frames[-1] == "data: [DONE]"
+    assert all(f.startswith("data: ") for f in frames)
+    # no usage chunk unless the client asked for one
+    assert all(json.loads(f[6:])["choices"] for f in frames[:-1])
+
+
+def test_models_and_health(client, base_url):
+    assert [m.id for m in client.models.list()] == ["auto", "small", "large"]
+    assert httpx.get(f"{base_url}/health").json() == {"status": "ok"}
+
+
+def _post(base_url, content, **kw):
+    return httpx.post(f"{base_url}/v1/chat/completions", content=content, timeout=30, **kw)
+
+
+@pytest.mark.parametrize("payload,status", [
+    (b"{not json", 400),
+    (b"", 400),
+    (json.dumps({"model": "auto"}).encode(), 400),
+    (json.dumps({"model": "auto", "messages": []}).encode(), 400),
+    (json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}).encode(), 404),
+    (json.dumps({"model": "auto", "messages": [{"role": "user", "content": "x"}], "temperature": "hot"}).encode(), 400),
+    (json.dumps({"model": "small", "messages": [{"role": "user", "content": "word " * 300}]}).encode(), 400),
+])
+def test_client_errors_are_openai_errors(base_url, payload, status):
+    r = _post(base_url, payload, headers={"content-type": "application/json"})
+    assert r.status_code == status, r.text
+    error = r.json()["error"]
+    assert error["message"] and "type" in error
+
+
+def test_openai_client_sees_typed_errors(client):
+    with pytest.raises(openai.NotFoundError):
+        ask(client, "x", model="gpt-4o")
+    with pytest.raises(openai.BadRequestError, match="context length"):
+        ask(client, "word " * 300, model="small")
+
+
+def test_tier_failure_is_503_with_routing_evidence(base_url):
+    r = _post(base_url, json.dumps({"model": "auto", "messages": [{"role": "user", "content": "__echo_fail__"}]}))
+    assert r.status_code == 503
+    assert r.json()["error"]["type"] == "service_unavailable"
+    assert r.headers[H.TIER] in ("small", "large")
+
+
+def test_tier_timeout_is_503_not_a_hang(base_url):
+    r = _post(base_url, json.dumps({"model": "large", "messages": [{"role": "user", "content": "__echo_sleep_10__"}]}))
+    assert r.status_code == 503
+    assert "no answer within 3s" in r.json()["error"]["message"]
+
+
+def test_unknown_route_is_json_404(base_url):
+    r = httpx.get(f"{base_url}/v1/nothing")
+    assert r.status_code == 404 and "error" in r.json()
+
+
+def test_concurrent_requests_all_answered(base_url):
+    prompts = [f"question number {i}: what is {i} plus {i}?" for i in range(24)]
+
+    def one(p):
+        r = _post(base_url, json.dumps({"model": "auto", "messages": [{"role": "user", "content": p}]}))
+        return r.status_code, r.json()["choices"][0]["message"]["content"]
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, prompts))
+    assert all(status == 200 for status, _ in results)
+    assert [c.split("] ", 1)[1] for _, c in results] == prompts
+
+
+def test_threshold_is_live_tunable(base_url, client):
+    prompt = "Explain what a hash map is"
+    _, before = ask(client, prompt)
+    deploy(echo_args(threshold=0.0), "echo", PREFIX)  # only user_config changes: reconfigure()
+    _, after = ask(client, prompt)
+    deploy(echo_args(threshold=4.0), "echo", PREFIX)
+    assert after[H.THRESHOLD] == "0" and after[H.TIER] == "large"
+    assert before[H.THRESHOLD] == "4"

@@ -1,0 +1,95 @@
+"""Scripted stand-ins for a Serve streaming handle to an LLMServer, for ChatFlow/TierClient tests."""
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class StreamOpts(BaseModel):
+    include_usage: bool = False
+
+
+class Req(BaseModel):
+    """A minimal ChatCompletionRequest (typed like vLLM's): what the tier client sends."""
+
+    model: str
+    messages: list[dict[str, Any]]
+    stream: bool = False
+    stream_options: StreamOpts | None = None
+    max_tokens: int | None = None
+
+
+class Resp(BaseModel):
+    id: str = "chatcmpl-1"
+    object: str = "chat.completion"
+    model: str
+    choices: list[dict[str, Any]]
+    usage: dict[str, int]
+
+
+def engine_error(code: int, message: str) -> Any:
+    return SimpleNamespace(error=SimpleNamespace(code=code, message=message, type="BadRequestError"))
+
+
+class ScriptedHandle:
+    """`.chat.remote(request, raw)` yields the scripted items (or raises / sleeps)."""
+
+    def __init__(self, items=None, raises: Exception | None = None, delay_s: float = 0.0,
+                 delay_after_first_s: float = 0.0):
+        self.items = items
+        self.raises = raises
+        self.delay_s = delay_s
+        self.delay_after_first_s = delay_after_first_s
+        self.requests: list[Any] = []
+        self.cancelled = False
+        self.chat = SimpleNamespace(remote=self._remote)
+
+    def _remote(self, request: Any, raw: Any):
+        self.requests.append(request)
+        handle = self
+
+        class Gen:
+            def __init__(self):
+                self._it = self._run()
+
+            async def _run(self):
+                await asyncio.sleep(handle.delay_s)
+                if handle.raises is not None:
+                    raise handle.raises
+                items = handle.items(request) if callable(handle.items) else handle.items
+                for i, item in enumerate(items):
+                    if i == 1 and handle.delay_after_first_s:
+                        await asyncio.sleep(handle.delay_after_first_s)
+                    yield item
+
+            def __aiter__(self):
+                return self
+
+            async def __anext__(self):
+                return await self._it.__anext__()
+
+            def cancel(self):
+                handle.cancelled = True
+
+        return Gen()
+
+
+def echo_response(request: Any) -> list[Any]:
+    text = request.messages[-1]["content"]
+    return [Resp(model=request.model, choices=[{"index": 0, "finish_reason": "stop",
+                 "message": {"role": "assistant", "content": f"[{request.model}] {text}"}}],
+                 usage={"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7})]
+
+
+def sse(payload: str) -> str:
+    return f"data: {payload}\n\n"
+
+
+def echo_stream(request: Any) -> list[Any]:
+    chunk = '{"id":"c","object":"chat.completion.chunk","model":"%s","choices":[{"index":0,"delta":{"content":"%s"}}]}'
+    usage = '{"id":"c","object":"chat.completion.chunk","model":"%s","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}'
+    m = request.model
+    # LLMServer batches SSE strings into lists.
+    return [[sse(chunk % (m, "hel"))], [sse(chunk % (m, "lo")), sse(usage % m), "data: [DONE]\n\n"]]
