@@ -63,11 +63,22 @@ def _is_usage_only(frame: str) -> bool:
         return False
 
 
-def _frame_error(frame: str) -> bool:
-    """True for an SSE frame that carries an engine error instead of a chunk."""
-    payload = frame[len("data: "):].lstrip()
-    return payload.startswith('{"error"') or payload.startswith('{"object":"error"') or (
-        payload.startswith('{"object": "error"'))
+def _frame_error(tier: str, frame: str) -> Optional[APIError]:
+    """The error an SSE frame carries instead of a chunk (vLLM streams errors this way), or None."""
+    payload = frame[len("data: "):].strip()
+    if not payload.startswith("{") or '"error"' not in payload:
+        return None
+    try:
+        data = json.loads(payload)
+    except json.JSONDecodeError:
+        return None
+    error = data.get("error") if isinstance(data.get("error"), dict) else (
+        data if data.get("object") == "error" else None)
+    if error is None:
+        return None
+    code = error.get("code")
+    status = int(code) if isinstance(code, int) or (isinstance(code, str) and code.isdigit()) else 500
+    return from_engine_error(tier, status, str(error.get("message", "")), str(error.get("type") or ""))
 
 
 def _error_frame(error: APIError) -> str:
@@ -126,9 +137,10 @@ class TierClient:
         if error is not None:
             raise error
         first_frames = _frames(first)
-        for frame in first_frames:
-            if _frame_error(frame):
-                raise tier_unavailable(self.name, frame[len("data: "):].strip()[:300])
+        for frame in first_frames[:1]:
+            error = _frame_error(self.name, frame)
+            if error is not None:
+                raise error
         return self._relay(gen, first_frames, options)
 
     async def _relay(self, gen: Any, first_frames: list[str], options: StreamOptions) -> AsyncIterator[str]:

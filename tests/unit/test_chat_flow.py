@@ -191,3 +191,11 @@ def test_stream_stall_ends_with_error_event_and_done():
     result, frames = run_stream(flow, body(content="easy", stream=True))
     assert json.loads(frames[-2][6:])["error"]["code"] == 503
     assert frames[-1] == "data: [DONE]\n\n"
+
+
+def test_stream_error_frame_before_first_chunk_keeps_its_status():
+    frame = 'data: {"error": {"message": "maximum context length is 2048", "type": "BadRequestError", "code": 400}}\n\n'
+    flow, _, _ = make_flow(small=ScriptedHandle([[frame], ["data: [DONE]\n\n"]]))
+    with pytest.raises(APIError) as info:
+        run(flow.run(body(content="easy", stream=True)))
+    assert info.value.status == 400 and "context length" in info.value.message

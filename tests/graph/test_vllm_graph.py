@@ -1,0 +1,99 @@
+"""End to end on the shipped CPU default: real MiniLM router, real vLLM CPU engines serving
+SmolLM2-135M-Instruct as `small` and `large`, driven over HTTP with the official openai client."""
+
+import json
+
+import httpx
+import openai
+import pytest
+
+from serve_app import headers as H
+from tests.graph.conftest import cpu_default_args, deploy
+
+pytestmark = pytest.mark.vllm
+
+SIMPLE = "What is Python?"
+COMPLEX = "Refactor this recursive algorithm to iterative with O(1) space"
+
+
+@pytest.fixture(scope="module")
+def base_url(serve_port):
+    from ray import serve
+
+    deploy(cpu_default_args(), "tier-router", "/")
+    yield f"http://127.0.0.1:{serve_port}"
+    serve.delete("tier-router")
+
+
+@pytest.fixture
+def client(base_url):
+    return openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0, timeout=120)
+
+
+def chat(client, text, model="auto", **kw):
+    raw = client.chat.completions.with_raw_response.create(
+        model=model, messages=[{"role": "user", "content": text}], max_tokens=16, temperature=0, **kw)
+    return raw.parse(), raw.headers
+
+
+def test_auto_routes_the_design_examples_to_real_engines(client):
+    reply, headers = chat(client, SIMPLE)
+    assert headers[H.TIER] == "small" and float(headers[H.SCORE]) < 4.0
+    assert reply.model == "small"
+    assert reply.choices[0].message.content.strip()
+    assert reply.usage.completion_tokens > 0
+    assert reply.choices[0].finish_reason in ("stop", "length")
+    reply, headers = chat(client, COMPLEX)
+    assert headers[H.TIER] == "large" and float(headers[H.SCORE]) > 4.0
+    assert reply.model == "large" and reply.choices[0].message.content.strip()
+
+
+@pytest.mark.parametrize("model", ["small", "large"])
+def test_named_tiers(client, model):
+    reply, headers = chat(client, "Say hello.", model=model)
+    assert reply.model == model and headers[H.TIER] == model and headers[H.STRATEGY] == "direct"
+
+
+def test_streaming_through_the_graph(client):
+    stream = client.chat.completions.create(
+        model="auto", messages=[{"role": "user", "content": SIMPLE}], max_tokens=12, temperature=0,
+        stream=True, stream_options={"include_usage": True})
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text.strip()
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+
+
+def test_raw_stream_ends_with_done_and_carries_headers(base_url):
+    body = {"model": "auto", "stream": True, "max_tokens": 8,
+            "messages": [{"role": "user", "content": COMPLEX}]}
+    with httpx.stream("POST", f"{base_url}/v1/chat/completions", json=body, timeout=120) as r:
+        assert r.status_code == 200 and r.headers[H.TIER] == "large"
+        frames = [f for f in r.read().decode().split("\n\n") if f]
+    assert frames[-1] == "data: [DONE]"
+    assert all(json.loads(f[6:])["choices"] for f in frames[:-1])  # no unrequested usage chunk
+
+
+def test_models_endpoint(client):
+    assert [m.id for m in client.models.list()] == ["auto", "small", "large"]
+
+
+@pytest.mark.parametrize("payload,status,needle", [
+    (b"{oops", 400, "not valid JSON"),
+    (json.dumps({"model": "auto", "messages": []}).encode(), 400, "messages"),
+    (json.dumps({"model": "auto"}).encode(), 400, "messages"),
+    (json.dumps({"model": "llama-9000", "messages": [{"role": "user", "content": "x"}]}).encode(), 404, "does not exist"),
+    (json.dumps({"model": "small", "messages": [{"role": "user", "content": "word " * 3000}]}).encode(), 400, "context length"),
+    (json.dumps({"model": "auto", "max_tokens": 5000, "messages": [{"role": "user", "content": "hi"}]}).encode(), 400, "max_tokens"),
+])
+def test_errors_on_the_real_graph(base_url, payload, status, needle):
+    r = httpx.post(f"{base_url}/v1/chat/completions", content=payload, timeout=120,
+                   headers={"content-type": "application/json"})
+    assert r.status_code == status, r.text
+    assert needle in r.json()["error"]["message"]
+
+
+def test_streamed_prompt_over_context_is_400_not_a_broken_stream(base_url):
+    body = {"model": "large", "stream": True, "messages": [{"role": "user", "content": "word " * 3000}]}
+    r = httpx.post(f"{base_url}/v1/chat/completions", json=body, timeout=120)
+    assert r.status_code == 400 and "context length" in r.json()["error"]["message"]
