@@ -1,5 +1,6 @@
 """TierRouterIngress: the OpenAI-compatible HTTP front door (FastAPI through `serve.ingress`)."""
 
+import asyncio
 import time
 from typing import Any
 
@@ -9,11 +10,12 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serve_app.chat_flow import SERVED_MODELS, ChatFlow
-from serve_app.config import IngressConfig
+from serve_app.config import CascadePolicy, IngressConfig
 from serve_app.errors import APIError
 from serve_app.tier_client import TierClient
 
 app = FastAPI(title="tier-router")
+HEALTH_TIMEOUT_S = 2.0
 
 
 def _error_response(error: APIError) -> JSONResponse:
@@ -42,7 +44,7 @@ class TierRouterIngress:
 
     def __init__(self, router: Any, small: Any, large: Any, config: dict[str, Any]):
         cfg = IngressConfig.model_validate(config)
-        self._router = router
+        self._health_checks = {"router": router.stats, "small": small.check_health, "large": large.check_health}
 
         async def route(messages: list[dict[str, Any]]):
             return await router.route.remote(messages)
@@ -51,8 +53,12 @@ class TierRouterIngress:
             name: TierClient(name, handle.options(stream=True), cfg.request_timeout_s, cfg.stream_idle_timeout_s)
             for name, handle in (("small", small), ("large", large))
         }
-        self._flow = ChatFlow(route, tiers, _chat_request, cfg.router_timeout_s)
+        self._flow = ChatFlow(route, tiers, _chat_request, cfg.router_timeout_s, cfg.cascade)
         self._created = int(time.time())
+
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        """Live cascade policy (`serve deploy` with a new user_config; no restart)."""
+        self._flow.cascade_policy = CascadePolicy.model_validate(user_config)
 
     @app.post("/v1/chat/completions")
     async def chat_completions(self, request: Request) -> Response:
@@ -75,5 +81,18 @@ class TierRouterIngress:
         }
 
     @app.get("/health")
-    async def health(self) -> dict[str, str]:
-        return {"status": "ok"}
+    async def health(self) -> JSONResponse:
+        """200 when the router and both tiers answer within 2 s, else 503 naming what does not."""
+        async def probe(method: Any) -> str:
+            try:
+                await asyncio.wait_for(method.remote(), HEALTH_TIMEOUT_S)
+                return "ok"
+            except Exception as exc:
+                return f"unavailable: {type(exc).__name__}"
+
+        names = list(self._health_checks)
+        states = await asyncio.gather(*(probe(self._health_checks[n]) for n in names))
+        parts = dict(zip(names, states))
+        healthy = all(state == "ok" for state in states)
+        return JSONResponse({"status": "ok" if healthy else "unavailable", "deployments": parts},
+                            status_code=200 if healthy else 503)

@@ -6,15 +6,16 @@ from typing import Any, Optional
 from ray import serve
 
 from serve_app.routing.decision import RouteDecision
-from serve_app.routing.encoder import MiniLMEncoder
+from serve_app.routing.encoder import make_encoder
 from serve_app.routing.router_core import RouterCore
 
 
 class ComplexityRouter:
     """Scores prompts in batches; policy comes from `user_config` (live through `reconfigure`)."""
 
-    def __init__(self, encoder_path: Optional[str] = None, torch_threads: int = 1):
-        self._core = RouterCore(lambda: MiniLMEncoder(encoder_path, torch_threads))
+    def __init__(self, encoder_path: Optional[str] = None, torch_threads: int = 1,
+                 encoder_backend: str = "torch", onnx_model_path: Optional[str] = None):
+        self._core = RouterCore(lambda: make_encoder(encoder_backend, encoder_path, torch_threads, onnx_model_path))
         self._core.encoder()  # load MiniLM at start-up, not on the first request
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:

@@ -39,6 +39,7 @@ def ingress_options(cfg: IngressConfig) -> dict[str, Any]:
         "ray_actor_options": actor,
         "autoscaling_config": cfg.autoscaling.to_serve(),
         "max_ongoing_requests": cfg.max_ongoing_requests,
+        "user_config": cfg.cascade.model_dump(mode="json"),
     }
 
 
@@ -52,7 +53,7 @@ def build_app(args: AppConfig):
     from deployments.tiers import build_tier
 
     router = serve.deployment(ComplexityRouter).options(**router_options(cfg.router)).bind(
-        cfg.router.encoder_path, cfg.router.torch_threads
+        cfg.router.encoder_path, cfg.router.torch_threads, cfg.router.encoder_backend, cfg.router.onnx_model_path
     )
     small = build_tier("small", cfg.tiers.small)
     large = build_tier("large", cfg.tiers.large)

@@ -1,19 +1,23 @@
-"""One chat request, top to bottom: parse -> validate -> route -> call tier -> respond with evidence.
+"""One chat request, top to bottom: parse -> validate -> route -> call tier -> judge confidence ->
+maybe escalate -> respond with evidence headers and usage.
 
 Ray-free: the router and the tiers are injected, so every branch is testable without a cluster.
 """
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Optional
 
 from pydantic import ValidationError
 
 from serve_app import headers as H
+from serve_app.cascade.override import effective_policy, pop_extension
+from serve_app.cascade.runner import Cascade
+from serve_app.config import CascadePolicy
 from serve_app.errors import APIError, bad_request, model_not_found
 from serve_app.protocol import parse_json_body, validate_chat_body
-from serve_app.routing.decision import LARGE, TIERS, RouteDecision
+from serve_app.routing.decision import LARGE, SMALL, TIERS, RouteDecision
 from serve_app.tier_client import StreamOptions, TierClient, with_tier_usage
 
 logger = logging.getLogger(__name__)
@@ -39,7 +43,7 @@ class Route:
     """The tier chosen for one request and why."""
 
     tier: str
-    reason: str  # routed | direct | router-fallback
+    reason: str  # routed | direct | router-fallback | cascade-only
     decision: Optional[RouteDecision] = None
 
     def headers(self) -> dict[str, str]:
@@ -60,45 +64,58 @@ def _validation_message(exc: ValidationError) -> tuple[str, Optional[str]]:
     return f"Invalid request: {loc + ': ' if loc else ''}{first.get('msg', str(exc))}", loc
 
 
-@dataclass
 class ChatFlow:
-    """The ingress's request logic."""
+    """The ingress's request logic. `cascade_policy` may be replaced live (ingress reconfigure)."""
 
-    route_fn: RouteFn
-    tiers: dict[str, TierClient]
-    request_factory: RequestFactory
-    router_timeout_s: float = 5.0
-    models: tuple[str, ...] = field(default=SERVED_MODELS)
+    def __init__(self, route_fn: RouteFn, tiers: dict[str, TierClient], request_factory: RequestFactory,
+                 router_timeout_s: float = 5.0, cascade_policy: Optional[CascadePolicy] = None):
+        self.route_fn = route_fn
+        self.tiers = tiers
+        self.request_factory = request_factory
+        self.router_timeout_s = router_timeout_s
+        self.cascade_policy = cascade_policy or CascadePolicy()
+        self.cascade = Cascade(tiers[SMALL], tiers[LARGE], self.make_request)
+
+    def make_request(self, body: dict[str, Any]) -> Any:
+        """The engine's request object for `body`, or a 400 naming the bad field."""
+        try:
+            return self.request_factory(body)
+        except ValidationError as exc:
+            raise bad_request(*_validation_message(exc)) from None
+        except Exception as exc:  # engines raise their own validation errors (e.g. VLLMValidationError)
+            raise bad_request(f"Invalid request: {exc}") from None
 
     async def run(self, raw_body: bytes) -> ChatResult:
         body = parse_json_body(raw_body)
+        extension = pop_extension(body)
         validate_chat_body(body)
-        if body["model"] not in self.models:
-            raise model_not_found(body["model"], list(self.models))
+        if body["model"] not in SERVED_MODELS:
+            raise model_not_found(body["model"], list(SERVED_MODELS))
         stream = bool(body.get("stream"))
-        client_options = StreamOptions(include_usage=bool((body.get("stream_options") or {}).get("include_usage")))
-        try:
-            request = self.request_factory(with_tier_usage(body) if stream else body)
-        except ValidationError as exc:
-            raise bad_request(*_validation_message(exc)) from None
-        except (TypeError, ValueError) as exc:
-            raise bad_request(f"Invalid request: {exc}") from None
+        options = StreamOptions(include_usage=bool((body.get("stream_options") or {}).get("include_usage")))
+        request = self.make_request(with_tier_usage(body) if stream else body)
+        policy, cascade_on = effective_policy(self.cascade_policy, extension.cascade)
 
-        route = await self._route(body)
+        route = await self._route(body, policy)
         evidence = route.headers()
-        tier = self.tiers[route.tier]
         try:
+            if route.tier == SMALL and body["model"] == AUTO and cascade_on:
+                outcome = await self.cascade.run(body, policy, stream, options)
+                return ChatResult({**evidence, **outcome.headers()}, outcome.body, outcome.stream)
+            tier = self.tiers[route.tier]
             if stream:
-                return ChatResult(evidence, stream=await tier.open_stream(request, client_options))
+                return ChatResult(evidence, stream=await tier.open_stream(request, options))
             return ChatResult(evidence, body=await tier.complete(request))
         except APIError as exc:
             exc.headers = evidence
             raise
 
-    async def _route(self, body: dict[str, Any]) -> Route:
+    async def _route(self, body: dict[str, Any], policy: CascadePolicy) -> Route:
         model = body["model"]
         if model != AUTO:
             return Route(tier=model, reason="direct")
+        if policy.mode == "cascade_only":
+            return Route(tier=SMALL, reason="cascade-only")
         try:
             decision = await asyncio.wait_for(self.route_fn(body["messages"]), self.router_timeout_s)
         except Exception as exc:  # the router is an optimisation: never fail a request for it

@@ -1,10 +1,12 @@
-"""`tier-router` command line: check configs, prepare packaged weights, score prompts offline."""
+"""`tier-router` command line: check configs, prepare packaged weights, score prompts offline,
+and measure, train and calibrate routers (logic in `serve_app/evaluation/`)."""
 
 import argparse
 import json
 import sys
 from typing import Optional, Sequence
 
+from serve_app.evaluation import calibrate, eval_command, suite, train_command
 from serve_app.serve_config import LOCAL_HOSTS, http_host, load_yaml, tier_router_apps
 
 
@@ -46,7 +48,8 @@ def _route(args: argparse.Namespace) -> int:
     from serve_app.routing.encoder import MiniLMEncoder
     from serve_app.routing.router_core import RouterCore
 
-    policy = {"threshold": args.threshold, "strategy": {"name": args.strategy}}
+    strategy = {"name": args.strategy, **({"artifact": args.artifact} if args.artifact else {})}
+    policy = {"threshold": args.threshold, "strategy": strategy}
     core = RouterCore(lambda: MiniLMEncoder())
     core.apply(RouterPolicy.model_validate(policy))
     for prompt in args.prompts:
@@ -66,9 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     prep.set_defaults(func=_prepare_model)
     route = sub.add_parser("route", help="score prompts with the router locally (no Ray)")
     route.add_argument("prompts", nargs="+")
-    route.add_argument("--strategy", default="exemplar", choices=["exemplar", "length"])
+    route.add_argument("--strategy", default="exemplar", choices=["exemplar", "length", "knn", "logistic"])
+    route.add_argument("--artifact", help="trained router artifact for knn/logistic (tier-router train)")
     route.add_argument("--threshold", type=float, default=4.0)
     route.set_defaults(func=_route)
+    for command in (eval_command, suite, train_command, calibrate):
+        command.add_parser(sub)
     return parser
 
 

@@ -7,3 +7,11 @@ STRATEGY = PREFIX + "strategy"  # strategy that scored the prompt, or "direct"
 THRESHOLD = PREFIX + "threshold"  # threshold the score was compared with
 ROUTE_REASON = PREFIX + "route-reason"  # routed | direct | router-fallback
 CACHED = PREFIX + "cached"  # "1" when the score came from the router's cache
+
+# Confidence escalation (present when the cascade ran)
+CONFIDENCE = PREFIX + "confidence"  # small answer's confidence 0-1, or "none" (could not be judged)
+CONFIDENCE_METHOD = PREFIX + "confidence-method"  # logprobs | self_assessment
+ESCALATED = PREFIX + "escalated"  # yes | no
+ESCALATION_REASON = PREFIX + "escalation-reason"  # confident | low-confidence | small-error | escalation-failed
+TIERS_USED = PREFIX + "tiers"  # tiers called, in order, e.g. "small,large"
+ATTEMPTS = PREFIX + "attempts"  # usage of every paid attempt, discarded ones included

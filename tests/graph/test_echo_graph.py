@@ -92,7 +92,9 @@ def test_stream_is_sse_ending_with_done(base_url):
 
 def test_models_and_health(client, base_url):
     assert [m.id for m in client.models.list()] == ["auto", "small", "large"]
-    assert httpx.get(f"{base_url}/health").json() == {"status": "ok"}
+    health = httpx.get(f"{base_url}/health")
+    assert health.status_code == 200
+    assert health.json() == {"status": "ok", "deployments": {"router": "ok", "small": "ok", "large": "ok"}}
 
 
 def _post(base_url, content, **kw):
@@ -161,3 +163,47 @@ def test_threshold_is_live_tunable(base_url, client):
     deploy(echo_args(threshold=4.0), "echo", PREFIX)
     assert after[H.THRESHOLD] == "0" and after[H.TIER] == "large"
     assert before[H.THRESHOLD] == "4"
+
+
+# --- confidence escalation over the real graph (echo engines express a scripted confidence) ----
+
+def test_confident_small_answer_is_kept(client):
+    reply, headers = ask(client, "What is Python? __echo_conf_0.95__")
+    assert headers[H.TIER] == "small" and headers[H.ESCALATED] == "no"
+    assert float(headers[H.CONFIDENCE]) == pytest.approx(0.95, abs=1e-3)
+    assert reply.choices[0].logprobs is None  # judged with logprobs, not leaked
+    assert reply.model_extra["tier_router"]["escalated"] is False
+
+
+def test_doubtful_small_answer_escalates(client):
+    reply, headers = ask(client, "What is Python? __echo_conf_0.2__")
+    assert headers[H.ESCALATED] == "yes" and headers[H.TIER] == "large"
+    assert headers[H.TIERS_USED] == "small,large"
+    assert reply.choices[0].message.content.startswith("[large]")
+    attempts = reply.model_extra["tier_router"]["attempts"]
+    assert attempts[0]["tier"] == "small" and attempts[0]["discarded"] and attempts[0]["usage"]["total_tokens"] > 0
+
+
+def test_self_assessment_unwraps_the_json(client):
+    reply, headers = ask(client, "What is Python? __echo_conf_0.8__",
+                         extra_body={"tier_router": {"cascade": {"method": "self_assessment"}}})
+    assert headers[H.CONFIDENCE_METHOD] == "self_assessment" and headers[H.ESCALATED] == "no"
+    assert reply.choices[0].message.content == "[small] What is Python? __echo_conf_0.8__"
+
+
+def test_streaming_replay_and_streaming_escalation(client):
+    for conf, tier in (("0.95", "small"), ("0.2", "large")):
+        raw = client.chat.completions.with_raw_response.create(
+            model="auto", stream=True, messages=[{"role": "user", "content": f"What is Python? __echo_conf_{conf}__"}])
+        text = "".join(c.choices[0].delta.content or "" for c in raw.parse() if c.choices)
+        assert raw.headers[H.TIER] == tier
+        assert text == f"[{tier}] What is Python? __echo_conf_{conf}__"
+
+
+def test_cascade_policy_is_live_tunable(client):
+    args = echo_args()
+    args["ingress"]["cascade"] = {"mode": "route_only"}
+    deploy(args, "echo", PREFIX)  # only the ingress user_config changes: reconfigure()
+    _, headers = ask(client, "What is Python? __echo_conf_0.2__")
+    deploy(echo_args(), "echo", PREFIX)
+    assert headers[H.TIER] == "small" and H.ESCALATED not in headers

@@ -37,7 +37,7 @@ def chat(client, text, model="auto", **kw):
 
 
 def test_auto_routes_the_design_examples_to_real_engines(client):
-    reply, headers = chat(client, SIMPLE)
+    reply, headers = chat(client, SIMPLE, extra_body=cascade(enabled=False))
     assert headers[H.TIER] == "small" and float(headers[H.SCORE]) < 4.0
     assert reply.model == "small"
     assert reply.choices[0].message.content.strip()
@@ -97,3 +97,50 @@ def test_streamed_prompt_over_context_is_400_not_a_broken_stream(base_url):
     body = {"model": "large", "stream": True, "messages": [{"role": "user", "content": "word " * 3000}]}
     r = httpx.post(f"{base_url}/v1/chat/completions", json=body, timeout=120)
     assert r.status_code == 400 and "context length" in r.json()["error"]["message"]
+
+
+# --- confidence escalation on real engines ------------------------------------------------------
+
+def cascade(**override):
+    return {"tier_router": {"cascade": override}}
+
+
+@pytest.mark.parametrize("method", ["logprobs", "self_assessment"])
+def test_threshold_zero_never_escalates(client, method):
+    reply, headers = chat(client, SIMPLE, extra_body=cascade(method=method, threshold=0.0))
+    assert headers[H.TIER] == "small" and headers[H.ESCALATED] == "no"
+    assert headers[H.CONFIDENCE] != "none"  # the real engine's answer was judged
+    assert 0.0 <= float(headers[H.CONFIDENCE]) <= 1.0
+    content = reply.choices[0].message.content
+    assert content.strip() and '"confidence"' not in content  # the wrapper never leaks
+
+
+@pytest.mark.parametrize("method", ["logprobs", "self_assessment"])
+def test_threshold_above_one_always_escalates(client, method):
+    reply, headers = chat(client, SIMPLE, extra_body=cascade(method=method, threshold=1.01))
+    assert headers[H.ESCALATED] == "yes" and headers[H.TIER] == "large"
+    assert reply.model == "large"
+    small, large = reply.model_extra["tier_router"]["attempts"]
+    assert small["discarded"] and small["usage"]["completion_tokens"] > 0 and not large["discarded"]
+
+
+def test_structured_output_from_the_real_engine_parses(base_url):
+    from serve_app.cascade.confidence import parse_self_assessment, self_assessment_request
+    from serve_app.config import DEFAULT_SELF_ASSESSMENT_PROMPT
+
+    body = self_assessment_request({"model": "small", "max_tokens": 64, "temperature": 0,
+                                    "messages": [{"role": "user", "content": SIMPLE}]},
+                                   DEFAULT_SELF_ASSESSMENT_PROMPT)
+    r = httpx.post(f"{base_url}/v1/chat/completions", json=body, timeout=120)
+    choice = r.json()["choices"][0]
+    content, confidence = parse_self_assessment(choice["message"]["content"], choice["finish_reason"] == "length")
+    assert content is not None and confidence is not None and 0 <= confidence <= 1
+
+
+@pytest.mark.parametrize("threshold,tier", [(0.0, "small"), (1.01, "large")])
+def test_streaming_with_cascade(client, threshold, tier):
+    raw = client.chat.completions.with_raw_response.create(
+        model="auto", messages=[{"role": "user", "content": SIMPLE}], max_tokens=12, temperature=0,
+        stream=True, extra_body=cascade(threshold=threshold))
+    text = "".join(c.choices[0].delta.content or "" for c in raw.parse() if c.choices)
+    assert raw.headers[H.TIER] == tier and text.strip()

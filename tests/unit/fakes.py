@@ -2,7 +2,7 @@
 
 import asyncio
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import BaseModel
 
@@ -19,14 +19,38 @@ class Req(BaseModel):
     stream: bool = False
     stream_options: StreamOpts | None = None
     max_tokens: int | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    response_format: dict[str, Any] | None = None
 
 
 class Resp(BaseModel):
     id: str = "chatcmpl-1"
     object: str = "chat.completion"
+    created: int = 1
     model: str
     choices: list[dict[str, Any]]
     usage: dict[str, int]
+
+
+def token_logprobs(probs: list[tuple[float, float]]) -> dict[str, Any]:
+    """OpenAI logprobs for tokens whose top-1/top-2 probabilities are given."""
+    import math
+    return {"content": [{"token": f"t{i}", "logprob": math.log(p1),
+                         "top_logprobs": [{"token": f"t{i}", "logprob": math.log(p1)},
+                                          {"token": "alt", "logprob": math.log(p2)}]}
+                        for i, (p1, p2) in enumerate(probs)]}
+
+
+def scripted_answer(content: str, logprobs: dict | None = None, usage=(10, 5)) -> Callable[[Any], list[Any]]:
+    """A handle script that answers `content` (optionally with logprobs)."""
+    def script(request: Any) -> list[Any]:
+        choice = {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+        if logprobs is not None and request.logprobs:
+            choice["logprobs"] = logprobs
+        return [Resp(model=request.model, choices=[choice],
+                     usage={"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)})]
+    return script
 
 
 def engine_error(code: int, message: str) -> Any:

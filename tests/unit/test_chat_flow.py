@@ -7,13 +7,15 @@ import pytest
 
 from serve_app import headers as H
 from serve_app.chat_flow import ChatFlow
+from serve_app.config import CascadePolicy
 from serve_app.errors import APIError
 from serve_app.routing.decision import decide
 from serve_app.tier_client import TierClient
 from tests.unit.fakes import Req, ScriptedHandle, echo_response, echo_stream, engine_error
 
 
-def make_flow(small=None, large=None, route=None, timeout_s=2.0, idle_s=2.0):
+def make_flow(small=None, large=None, route=None, timeout_s=2.0, idle_s=2.0, cascade=None):
+    """A flow over scripted tiers; the cascade is off unless a policy is given (see test_cascade)."""
     small = small or ScriptedHandle(echo_response)
     large = large or ScriptedHandle(echo_response)
 
@@ -23,7 +25,8 @@ def make_flow(small=None, large=None, route=None, timeout_s=2.0, idle_s=2.0):
 
     tiers = {"small": TierClient("small", small, timeout_s, idle_s),
              "large": TierClient("large", large, timeout_s, idle_s)}
-    return ChatFlow(route or default_route, tiers, Req.model_validate, router_timeout_s=0.5), small, large
+    policy = cascade or CascadePolicy(mode="route_only")
+    return ChatFlow(route or default_route, tiers, Req.model_validate, 0.5, policy), small, large
 
 
 def body(model="auto", content="hi", **extra):

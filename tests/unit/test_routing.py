@@ -70,7 +70,7 @@ def test_length_scorer():
 
 def test_registry_names_match_configs():
     for name, (cfg_cls, _, _) in STRATEGIES.items():
-        assert cfg_cls().name == name
+        assert cfg_cls.model_fields["name"].default == name
 
 
 def test_decide_is_strictly_above_threshold():

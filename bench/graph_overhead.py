@@ -1,0 +1,163 @@
+"""Benchmark 2: what the serving graph adds. One echo engine (the same `EchoEngine` in Ray's
+`LLMServer`) reached in one Ray Serve instance, side by side, at several concurrency levels:
+
+  direct        one Serve deployment (LLMServer + echo) with its own HTTP route: proxy -> replica
+  ray-openai    Ray's stock build_openai_app: proxy -> OpenAiIngress -> LLMServer
+  tr-small      tier-router, model `small`: proxy -> TierRouterIngress -> LLMServer
+  tr-auto-ro    tier-router, model `auto`, repeated prompt, cascade mode route_only: + router hop (cache hit)
+  tr-auto       tier-router, model `auto`, repeated prompt: + router hop (cache hit) + cascade judging
+  tr-auto-new   tier-router, model `auto`, a new prompt each time: + MiniLM scoring in the router
+
+    .venv/bin/python bench/graph_overhead.py            # full run (~5 min), updates BENCHMARKS.md
+    .venv/bin/python bench/graph_overhead.py --smoke    # about a minute (Ray start-up)
+"""
+
+import argparse
+import asyncio
+import sys
+import time
+
+import ray_session
+from serving_report import command_line, common_args, out_dir, publish
+from serve_app.benchmarking.loadgen import run_load
+from serve_app.benchmarking.report import markdown_table, write_result
+from serve_app.benchmarking.stats import ratio
+
+PATHS = ("direct", "ray-openai", "tr-small", "tr-auto-ro", "tr-auto", "tr-auto-new")
+PREFIX = {"direct": "/direct", "ray-openai": "/openai", "tr-small": "/tr", "tr-auto-ro": "/tro", "tr-auto": "/tr",
+          "tr-auto-new": "/tr"}
+
+
+def tier_router_args(backend: str, cascade_mode: str = "route_and_cascade") -> dict:
+    tier = {"engine": "echo", "model_source": "echo", "engine_kwargs": {"max_model_len": 4096},
+            "max_ongoing_requests": 256}
+    return {"router": {"encoder_backend": backend, "policy": {"strategy": {"name": "exemplar"}}},
+            "ingress": {"max_ongoing_requests": 256, "cascade": {"mode": cascade_mode}},
+            "tiers": {"small": tier, "large": dict(tier)}}
+
+
+def deploy_all(backend: str) -> int:
+    from ray import serve
+
+    from serve_app.benchmarking.graph_apps import build_direct_app, build_ray_openai_app
+    from serve_app.builder import build_app
+    from serve_app.config import AppConfig
+
+    port = ray_session.start()
+    serve.run(build_direct_app(), name="direct", route_prefix="/direct")
+    serve.run(build_ray_openai_app(), name="ray-openai", route_prefix="/openai")
+    serve.run(build_app(AppConfig.model_validate(tier_router_args(backend))), name="tier-router", route_prefix="/tr")
+    serve.run(build_app(AppConfig.model_validate(tier_router_args(backend, "route_only"))), name="tier-router-ro",
+              route_prefix="/tro")
+    return port
+
+
+def body_maker(path: str, tag: str):
+    model = "auto" if path.startswith("tr-auto") else "small"
+    base = "Summarise the plot of Hamlet in two sentences."
+
+    def make(i: int) -> dict:
+        text = f"{base} (request {tag}-{i})" if path == "tr-auto-new" else base
+        return {"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": text}]}
+    return make
+
+
+async def sweep(port: int, levels: list[int], n: int, rounds: int, max_s: float) -> dict:
+    """Every path at every level, in an order rotated each round so drift hits all paths alike."""
+    results: dict = {}
+    for path in PATHS:  # warm-up: connections, replicas, the router's cache for tr-auto
+        await run_load(f"http://127.0.0.1:{port}{PREFIX[path]}/v1/chat/completions", body_maker(path, "warm"),
+                       2, 10, 30.0)
+    for rnd in range(rounds):
+        for level in levels:
+            order = PATHS[rnd % len(PATHS):] + PATHS[:rnd % len(PATHS)]
+            for path in order:
+                url = f"http://127.0.0.1:{port}{PREFIX[path]}/v1/chat/completions"
+                res = await run_load(url, body_maker(path, f"r{rnd}c{level}"), level, n, max_s)
+                slot = results.setdefault((path, level), {"samples": [], "wall_s": 0.0})
+                slot["samples"] += res.samples
+                slot["wall_s"] += res.wall_s
+                print(f"  round {rnd} c={level:3} {path:11} {res.summary()['p50_ms']:.2f} ms p50", flush=True)
+    return results
+
+
+def summarise(results: dict, levels: list[int]) -> list[dict]:
+    from serve_app.benchmarking.loadgen import LoadResult
+
+    rows = []
+    for level in levels:
+        base = LoadResult(level, results[("direct", level)]["wall_s"], results[("direct", level)]["samples"]).summary()
+        for path in PATHS:
+            r = results[(path, level)]
+            s = LoadResult(level, r["wall_s"], r["samples"]).summary()
+            rows.append({"path": path, "concurrency": level, "requests": s["requests"], "errors": s["errors"],
+                         "p50_ms": s["p50_ms"], "p99_ms": s["p99_ms"], "req_per_s": s["req_per_s"],
+                         "added_p50_ms": s["p50_ms"] - base["p50_ms"], "added_p99_ms": s["p99_ms"] - base["p99_ms"],
+                         "throughput_vs_direct": ratio(s["req_per_s"], base["req_per_s"])})
+    return rows
+
+
+def verdict(rows: list[dict]) -> list[dict]:
+    """Per level: tier-router's added p50 with a router hop vs OpenAiIngress's added p50 plus one hop
+    (one hop = what OpenAiIngress adds over direct, i.e. its ingress -> LLMServer call)."""
+    out = []
+    for level in sorted({r["concurrency"] for r in rows}):
+        get = {r["path"]: r for r in rows if r["concurrency"] == level}
+        hop = get["ray-openai"]["added_p50_ms"]
+        allowed = hop + hop
+        out.append({"concurrency": level, "tr_auto_ro_added_p50_ms": get["tr-auto-ro"]["added_p50_ms"],
+                    "tr_auto_added_p50_ms": get["tr-auto"]["added_p50_ms"], "allowed_p50_ms": allowed,
+                    "met": get["tr-auto-ro"]["added_p50_ms"] <= allowed})
+    return out
+
+
+def render(rows: list[dict], checks: list[dict], backend: str) -> str:
+    table = markdown_table(
+        ["path", "concurrency", "requests", "errors", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms",
+         "req/s", "throughput vs direct"],
+        [[r["path"], r["concurrency"], r["requests"], r["errors"], r["p50_ms"], r["p99_ms"], r["added_p50_ms"],
+          r["added_p99_ms"], round(r["req_per_s"], 1), round(r["throughput_vs_direct"], 2)] for r in rows])
+    bar = markdown_table(
+        ["concurrency", "tr-auto-ro added p50 ms (graph)", "tr-auto added p50 ms (+ cascade)",
+         "allowed: 2 x (ray-openai added p50)", "graph bar"],
+        [[c["concurrency"], c["tr_auto_ro_added_p50_ms"], c["tr_auto_added_p50_ms"], c["allowed_p50_ms"],
+          "met" if c["met"] else "MISSED by %.2f ms" % (c["tr_auto_ro_added_p50_ms"] - c["allowed_p50_ms"])]
+         for c in checks])
+    return (f"Echo engine, non-streamed chat completions, closed-loop clients on 127.0.0.1; router "
+            f"`exemplar` on `{backend}`. `added` = minus the direct path at the same concurrency.\n\n"
+            f"{table}\n\n**Bar** (tier-router adds no more than OpenAiIngress plus one Serve hop; one hop "
+            f"is taken as what OpenAiIngress itself adds over direct, so the allowance is twice that):\n\n{bar}\n")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    common_args(p)
+    p.add_argument("--levels", default="1,8,32", help="client concurrency levels")
+    p.add_argument("--n", type=int, default=150, help="requests per path, level and round")
+    p.add_argument("--rounds", type=int, default=2, help="rounds (path order rotates each round)")
+    p.add_argument("--max-seconds", type=float, default=60.0, help="cap per path, level and round")
+    p.add_argument("--backend", default="onnx-int8", choices=["torch", "onnx-int8"], help="router encoder")
+    args = p.parse_args(argv)
+    levels = [int(x) for x in args.levels.split(",")]
+    if args.smoke:
+        levels, args.n, args.rounds, args.max_seconds = [1, 4], 8, 1, 20.0
+    start = time.perf_counter()
+    try:
+        port = deploy_all(args.backend)
+        results = asyncio.run(sweep(port, levels, args.n, args.rounds, args.max_seconds))
+    finally:
+        ray_session.stop()
+    rows = summarise(results, levels)
+    checks = verdict(rows)
+    md = render(rows, checks, args.backend)
+    print(md)
+    path = write_result(out_dir(args) / "graph.json", "graph", command_line(), {
+        "title": "2. Graph overhead (echo engine)", "markdown": md, "rows": rows, "bar": checks,
+        "levels": levels, "n": args.n, "rounds": args.rounds, "elapsed_s": time.perf_counter() - start})
+    print(f"wrote {path}")
+    publish(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""Benchmark 3: end-to-end load on the CPU default (serve_app/configs/cpu.yaml: real vLLM CPU
+engines serving SmolLM2-135M, MiniLM router, cascade on). A bounded closed-loop load generator on
+127.0.0.1 (request count and duration capped per step) sweeps concurrency and reports req/s, p50,
+p99, TTFT of streamed requests, errors, the tier split and the escalation rate (response headers).
+
+    .venv/bin/python bench/load.py              # ~3 min start-up + the sweep; updates BENCHMARKS.md
+    .venv/bin/python bench/load.py --smoke      # start-up + a few requests
+"""
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+import ray_session
+from serving_report import ROOT, command_line, common_args, out_dir, publish
+from serve_app.benchmarking.loadgen import run_load
+from serve_app.benchmarking.report import markdown_table, write_result
+
+
+def deploy(config: Path, backend: str | None) -> int:
+    from ray import serve
+
+    from serve_app.builder import build_app
+    from serve_app.config import AppConfig
+
+    args = yaml.safe_load(config.read_text())["applications"][0]["args"]
+    if backend:
+        args.setdefault("router", {})["encoder_backend"] = backend
+    port = ray_session.start()
+    serve.run(build_app(AppConfig.model_validate(args)), name="tier-router", route_prefix="/")
+    return port
+
+
+def prompts(data: Path, n: int) -> list[str]:
+    """A fixed mix of real prompts (MT-Bench first turns: writing to reasoning and coding)."""
+    rows = [json.loads(line) for line in data.open() if line.strip()]
+    return [r["prompt"] for r in rows][:n]
+
+
+def body_maker(texts: list[str], max_tokens: int, stream_every: int):
+    def make(i: int) -> dict:
+        body = {"model": "auto", "max_tokens": max_tokens,
+                "messages": [{"role": "user", "content": texts[i % len(texts)]}]}
+        if stream_every and i % stream_every == 0:
+            body["stream"] = True
+        return body
+    return make
+
+
+async def sweep(port: int, levels: list[int], texts: list[str], args) -> list[dict]:
+    url = f"http://127.0.0.1:{port}/v1/chat/completions"
+    make = body_maker(texts, args.max_tokens, args.stream_every)
+    await run_load(url, make, 1, 2, 120.0, timeout_s=120.0)  # warm-up
+    steps = []
+    for level in levels:
+        res = await run_load(url, make, level, args.requests, args.max_seconds, timeout_s=120.0)
+        steps.append(res.summary())
+        print(f"  c={level}: {steps[-1]['req_per_s']:.2f} req/s, p50 {steps[-1]['p50_ms']:.0f} ms", flush=True)
+    return steps
+
+
+def render(steps: list[dict], args) -> str:
+    table = markdown_table(
+        ["concurrency", "requests", "errors", "req/s", "p50 ms", "p99 ms", "stream TTFT p50 ms",
+         "stream TTFT p99 ms", "answered small/large", "escalation rate"],
+        [[s["concurrency"], s["requests"], s["errors"], round(s["req_per_s"], 2), round(s["p50_ms"]),
+          round(s["p99_ms"]), round(s["ttft_p50_ms"]), round(s["ttft_p99_ms"]),
+          f"{s['tiers'].get('small', 0)}/{s['tiers'].get('large', 0)}",
+          f"{100 * s['escalation_rate']:.0f}% ({s['escalated']}/{s['cascaded']})"] for s in steps])
+    return (f"`serve_app/configs/cpu.yaml` as shipped (both tiers SmolLM2-135M on vLLM CPU, one CPU "
+            f"each), model `auto`, MT-Bench first-turn prompts, `max_tokens` {args.max_tokens}, every "
+            f"{args.stream_every}th request streamed; at most {args.requests} requests or "
+            f"{args.max_seconds:.0f} s per step. `answered` counts `x-tier-router-tier` (escalated answers "
+            f"count as large); the escalation rate is over requests the cascade judged.\n\n{table}\n")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    common_args(p)
+    p.add_argument("--config", default=str(ROOT / "serve_app" / "configs" / "cpu.yaml"), help="serve config")
+    p.add_argument("--backend", default=None, choices=["torch", "onnx-int8"], help="override the router encoder")
+    p.add_argument("--levels", default="1,4,8", help="client concurrency levels")
+    p.add_argument("--requests", type=int, default=48, help="most requests per step")
+    p.add_argument("--max-seconds", type=float, default=120.0, help="most seconds per step")
+    p.add_argument("--max-tokens", type=int, default=32, help="max_tokens per request")
+    p.add_argument("--stream-every", type=int, default=2, help="stream every Nth request (0: never)")
+    p.add_argument("--data", default="../shared/data/routellm_mtbench.jsonl", help="prompt file (JSONL)")
+    args = p.parse_args(argv)
+    levels = [int(x) for x in args.levels.split(",")]
+    if args.smoke:
+        levels, args.requests, args.max_seconds, args.max_tokens = [2], 4, 60.0, 8
+    texts = prompts(Path(args.data), 80)
+    start = time.perf_counter()
+    try:
+        port = deploy(Path(args.config), args.backend)
+        steps = asyncio.run(sweep(port, levels, texts, args))
+    finally:
+        ray_session.stop()
+    md = render(steps, args)
+    print(md)
+    path = write_result(out_dir(args) / "load.json", "load", command_line(), {
+        "title": "3. End-to-end load (CPU default, real vLLM)", "markdown": md, "steps": steps,
+        "elapsed_s": time.perf_counter() - start})
+    print(f"wrote {path}")
+    publish(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

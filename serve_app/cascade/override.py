@@ -1,0 +1,50 @@
+"""Per-request cascade knobs: the `tier_router` extension field of a chat request.
+
+    {"model": "auto", "messages": [...], "tier_router": {"cascade": {"threshold": 0.9}}}
+
+With the openai client: `extra_body={"tier_router": {"cascade": {"method": "self_assessment"}}}`.
+"""
+
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from serve_app.config import CascadePolicy
+from serve_app.errors import bad_request
+
+EXTENSION_FIELD = "tier_router"
+
+
+class CascadeOverride(BaseModel):
+    """What one request may change of the cascade policy."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: Optional[bool] = Field(None, description="false: no escalation for this request.")
+    method: Optional[Literal["logprobs", "self_assessment"]] = Field(None, description="Confidence method.")
+    threshold: Optional[float] = Field(None, ge=0.0, description="Escalate below this confidence.")
+
+
+class RequestExtension(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    cascade: CascadeOverride = Field(default_factory=CascadeOverride, description="Cascade overrides.")
+
+
+def pop_extension(body: dict[str, Any]) -> RequestExtension:
+    """Remove and validate the extension field (engines never see it); 400 when malformed."""
+    raw = body.pop(EXTENSION_FIELD, None)
+    if raw is None:
+        return RequestExtension()
+    try:
+        return RequestExtension.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise bad_request(f"Invalid {EXTENSION_FIELD}.{loc}: {first['msg']}", f"{EXTENSION_FIELD}.{loc}") from None
+
+
+def effective_policy(policy: CascadePolicy, override: CascadeOverride) -> tuple[CascadePolicy, bool]:
+    """(policy with the request's overrides applied, whether the cascade is on for this request)."""
+    updates = {k: v for k, v in (("method", override.method), ("threshold", override.threshold)) if v is not None}
+    merged = policy.model_copy(update=updates)
+    enabled = policy.mode != "route_only" if override.enabled is None else override.enabled
+    return merged, enabled

@@ -1,0 +1,124 @@
+"""`tier-router calibrate`: the threshold that sends a target share of traffic to the large tier.
+
+RouteLLM's quantile method: score unlabelled prompts with the strategy, take the (1 - share)
+quantile. The router sends scores strictly above the threshold to the large tier. With `--write`
+the threshold goes into the serve config at `applications[].args.router.policy.threshold`
+(comments and anchors kept).
+"""
+
+import argparse
+import json
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from serve_app.evaluation.dataset import read_prompts, read_rows
+
+
+def quantile_threshold(scores: np.ndarray, share: float) -> float:
+    """Threshold t in [0, 10] whose share of scores > t is closest to `share` (RouteLLM's
+    quantile, made exact for ties: tied prompts always land on the same side)."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError("share must lie in [0, 1]")
+    scores = np.asarray(scores, dtype=float)
+    values = np.unique(scores)
+    # midway between neighbouring distinct scores, below the lowest (if > 0) and at the highest
+    candidates = np.r_[(values[:-1] + values[1:]) / 2.0, values[-1]]
+    if values[0] > 0.0:
+        candidates = np.r_[values[0] / 2.0, candidates]
+    shares = np.array([np.mean(scores > t) for t in candidates])
+    best = candidates[int(np.argmin(np.abs(shares - share)))]
+    return float(np.clip(best, 0.0, 10.0))
+
+
+def escalation_share(scores: np.ndarray, weak: np.ndarray, strong: np.ndarray, threshold: float) -> dict:
+    """With labels: share of traffic routed small whose small answer is worse than the large one
+    (what a cascade that catches every such answer would escalate)."""
+    small = np.asarray(scores) <= threshold
+    worse = np.asarray(weak) < np.asarray(strong)
+    return {"routed_large": float(np.mean(~small)), "escalated": float(np.mean(small & worse)),
+            "large_calls_with_cascade": float(np.mean(~small | (small & worse)))}
+
+
+def write_threshold(config_path: Path, threshold: float, app: Optional[str] = None,
+                    strategy: Optional[dict] = None) -> list[str]:
+    """Set router.policy.threshold (and `strategy`, when given) of every tier-router app, or of the
+    one named, in a serve config."""
+    from ruamel.yaml import YAML
+
+    from serve_app.serve_config import BUILDER, tier_router_apps
+
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    data = yaml.load(config_path.read_text())
+    changed = []
+    for entry in data.get("applications") or []:
+        if entry.get("import_path") != BUILDER or (app and entry.get("name") != app):
+            continue
+        policy = entry.setdefault("args", {}).setdefault("router", {}).setdefault("policy", {})
+        policy["threshold"] = round(float(threshold), 4)
+        if strategy is not None:
+            policy["strategy"] = strategy
+        changed.append(entry.get("name", "default"))
+    if not changed:
+        raise ValueError(f"{config_path}: no tier-router application {app or ''} to update")
+    tier_router_apps(json.loads(json.dumps(data)))  # the result must still validate
+    with open(config_path, "w") as handle:
+        yaml.dump(data, handle)
+    return changed
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("calibrate", help="threshold that sends a target share of prompts to the large tier")
+    p.add_argument("prompts", help="unlabelled prompts: JSONL with a `prompt` field, or text, one per line")
+    p.add_argument("--share", type=float, required=True, help="target share of large-tier calls, 0-1")
+    p.add_argument("--config", help="serve config YAML whose router policy (strategy) scores the prompts")
+    p.add_argument("--app", help="application name in the serve config (default: every tier-router app)")
+    p.add_argument("--strategy", help='strategy as JSON instead of --config, e.g. \'{"name": "knn", "artifact": "knn.npz"}\'')
+    p.add_argument("--write", action="store_true",
+                   help="write the threshold (and --strategy, if given) into --config")
+    p.add_argument("--labels", help="weak,strong model names: if the prompts file has scores, report escalation")
+    p.set_defaults(func=run)
+
+
+def strategy_config(args: argparse.Namespace):
+    from serve_app.config import RouterPolicy
+
+    if args.strategy:
+        return RouterPolicy.model_validate({"strategy": json.loads(args.strategy)}).strategy
+    if args.config:
+        from serve_app.serve_config import load_yaml, tier_router_apps
+
+        apps = [a for a in tier_router_apps(load_yaml(args.config)) if not args.app or a.name == args.app]
+        return apps[0].config.router.policy.strategy
+    raise SystemExit("calibrate: give --config or --strategy")
+
+
+def run(args: argparse.Namespace) -> int:
+    from serve_app.evaluation.embeddings import EmbeddingStore
+    from serve_app.evaluation.evaluate import CachedEncoder
+    from serve_app.routing.strategies import build_scorer, needs_encoder
+
+    if args.write and not args.config:
+        raise SystemExit("calibrate: --write needs --config")
+    config = strategy_config(args)
+    prompts = read_prompts(args.prompts)
+    encoder = CachedEncoder(EmbeddingStore()) if needs_encoder(config) else None
+    scores = np.array(build_scorer(config, encoder).score(prompts))
+    threshold = quantile_threshold(scores, args.share)
+    result = {"strategy": config.name, "prompts": len(prompts), "target_share": args.share,
+              "threshold": round(threshold, 4), "large_share": float(np.mean(scores > threshold))}
+    if args.labels:
+        weak, strong = args.labels.split(",")
+        rows = read_rows(args.prompts)
+        w, s = (np.array([float(r["scores"][m]) for r in rows]) for m in (weak, strong))
+        result["cascade"] = escalation_share(scores, w, s, threshold)
+    if args.write:
+        strategy = config.model_dump(exclude_none=True) if args.strategy else None  # calibrated for this one
+        apps = write_threshold(Path(args.config), threshold, args.app, strategy)
+        result["written_to"] = {"file": args.config, "apps": apps, "strategy_written": strategy is not None}
+    print(json.dumps(result, indent=1))
+    return 0

@@ -1,0 +1,33 @@
+"""Per-tier serving cost, from a small YAML: what one request costs on each tier."""
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TierCost(BaseModel):
+    """Cost of one tier replica and how many requests it serves (measure it on your traffic)."""
+
+    model_config = ConfigDict(extra="forbid")
+    usd_per_gpu_hour: float = Field(gt=0, description="Price of one GPU-hour (or one replica-hour on CPU).")
+    gpus: float = Field(1.0, gt=0, description="GPUs per replica (tensor parallel size).")
+    requests_per_s: float = Field(gt=0, description="Measured sustained throughput of one replica.")
+
+    def usd_per_request(self) -> float:
+        return self.usd_per_gpu_hour * self.gpus / 3600.0 / self.requests_per_s
+
+
+class TierCosts(BaseModel):
+    """Both tiers' costs; the eval reports cost against sending everything to `large`."""
+
+    model_config = ConfigDict(extra="forbid")
+    small: TierCost = Field(description="Cost of the small tier.")
+    large: TierCost = Field(description="Cost of the large tier.")
+
+    def small_over_large(self) -> float:
+        return self.small.usd_per_request() / self.large.usd_per_request()
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "TierCosts":
+        return cls.model_validate(yaml.safe_load(Path(path).read_text()))

@@ -1,0 +1,74 @@
+"""MiniLM embeddings of whole datasets, cached on disk by content hash so reruns are instant.
+
+Cache folder: `$TIER_ROUTER_CACHE_DIR/embeddings`, else `~/.cache/tier-router/embeddings`; one
+`.npy` per (encoder, texts) pair, named by a SHA-256 of the encoder id and every text.
+"""
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+ENCODER_ID = "all-MiniLM-L6-v2"
+CHUNK = 256
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("TIER_ROUTER_CACHE_DIR") or Path.home() / ".cache" / "tier-router"
+    return Path(root) / "embeddings"
+
+
+def content_key(texts: Sequence[str], encoder_id: str = ENCODER_ID) -> str:
+    digest = hashlib.sha256(encoder_id.encode())
+    for text in texts:
+        digest.update(b"\x00" + text.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()[:32]
+
+
+def default_encoder():
+    from serve_app.routing.encoder import MiniLMEncoder
+
+    return MiniLMEncoder()
+
+
+class EmbeddingStore:
+    """Embeds texts once per content; the encoder is built lazily, only on a cache miss."""
+
+    def __init__(self, encoder_factory: Optional[Callable] = None, folder: Optional[Path] = None,
+                 progress: bool = True):
+        self._factory = encoder_factory
+        self._encoder = None
+        self.folder = Path(folder) if folder else cache_dir()
+        self.progress = progress
+
+    def encoder(self):
+        if self._encoder is None:
+            self._encoder = (self._factory or default_encoder)()
+        return self._encoder
+
+    def embed(self, texts: Sequence[str], label: str = "embedding") -> np.ndarray:
+        path = self.folder / f"{content_key(texts)}.npy"
+        if path.exists():
+            return np.load(path)
+        vectors = self._encode_chunks(list(texts), label)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, vectors)
+        tmp.replace(path)
+        return vectors
+
+    def _encode_chunks(self, texts: list[str], label: str) -> np.ndarray:
+        from tqdm import tqdm
+
+        encoder = self.encoder()
+        parts = []
+        with tqdm(total=len(texts), desc=label, unit="prompt", disable=not self.progress) as bar:
+            for start in range(0, len(texts), CHUNK):
+                chunk = texts[start:start + CHUNK]
+                parts.append(encoder.encode(chunk))
+                bar.update(len(chunk))
+        if not parts:
+            return np.zeros((0, 384), dtype=np.float32)
+        return np.concatenate(parts).astype(np.float32, copy=False)
