@@ -118,3 +118,14 @@ def test_specs_and_prompt_files(tmp_path):
     text = tmp_path / "p.txt"
     text.write_text("first prompt\n\nsecond prompt\n")
     assert read_prompts(text) == ["first prompt", "second prompt"]
+
+
+def test_eval_all_replaces_only_its_own_section():
+    from serve_app.evaluation.suite import SECTION_END, SECTION_START, replace_section
+
+    first = replace_section("", "# routing v1")
+    doc = first + "\n## Serving benchmarks\nkeep me\n"
+    second = replace_section(doc, "# routing v2")
+    assert "routing v1" not in second and "# routing v2" in second
+    assert second.count(SECTION_START) == 1 and second.count(SECTION_END) == 1
+    assert second.endswith("## Serving benchmarks\nkeep me\n")
