@@ -17,6 +17,7 @@ import asyncio
 import sys
 import time
 
+import graph_profile
 import ray_session
 from serving_report import command_line, common_args, out_dir, publish
 from serve_app.benchmarking.loadgen import run_load
@@ -29,10 +30,11 @@ PREFIX = {"direct": "/direct", "ray-openai": "/openai", "tr-small": "/tr", "tr-a
 
 
 def tier_router_args(backend: str, cascade_mode: str = "route_and_cascade") -> dict:
+    # Logical CPUs are halved so that both tier-router apps fit Ray's 8 next to the other paths.
     tier = {"engine": "echo", "model_source": "echo", "engine_kwargs": {"max_model_len": 4096},
-            "max_ongoing_requests": 256}
-    return {"router": {"encoder_backend": backend, "policy": {"strategy": {"name": "exemplar"}}},
-            "ingress": {"max_ongoing_requests": 256, "cascade": {"mode": cascade_mode}},
+            "max_ongoing_requests": 256, "num_cpus": 0.5}
+    return {"router": {"encoder_backend": backend, "num_cpus": 0.5, "policy": {"strategy": {"name": "exemplar"}}},
+            "ingress": {"max_ongoing_requests": 256, "num_cpus": 0.5, "cascade": {"mode": cascade_mode}},
             "tiers": {"small": tier, "large": dict(tier)}}
 
 
@@ -129,6 +131,22 @@ def render(rows: list[dict], checks: list[dict], backend: str) -> str:
             f"is taken as what OpenAiIngress itself adds over direct, so the allowance is twice that):\n\n{bar}\n")
 
 
+async def where_time_goes(port: int, seconds: int, level: int = 32) -> dict:
+    paths = {p: PREFIX[p] for p in ("direct", "ray-openai", "tr-small", "tr-auto-ro", "tr-auto")}
+    cpu = await graph_profile.cpu_per_request(port, paths, body_maker, level, seconds)
+    spy = await graph_profile.pyspy_ingress(port, PREFIX["tr-auto-ro"], body_maker("tr-auto-ro", "spy"), level,
+                                            seconds, "ServeReplica:tier-router-ro:TierRouterIngress")
+    return {"level": level, "cpu": cpu, "pyspy_ingress": spy}
+
+
+def render_profile(profile: dict, seconds: int) -> str:
+    return (f"\n**Where the time goes.** CPU time per request of every process of this Ray instance while one "
+            f"path alone is loaded at concurrency {profile['level']} for {seconds} s (on 2 shared cores, CPU "
+            f"per request is what sets latency under load):\n\n{graph_profile.cpu_table(profile['cpu'])}\n\n"
+            f"py-spy on tier-router's ingress replica (path tr-auto-ro, concurrency {profile['level']}):\n\n"
+            f"```\n{profile['pyspy_ingress']}\n```\n")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     common_args(p)
@@ -136,24 +154,29 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, default=150, help="requests per path, level and round")
     p.add_argument("--rounds", type=int, default=2, help="rounds (path order rotates each round)")
     p.add_argument("--max-seconds", type=float, default=60.0, help="cap per path, level and round")
+    p.add_argument("--profile-seconds", type=int, default=15,
+                   help="per path: CPU accounting and a py-spy sample at concurrency 32 (0: skip)")
     p.add_argument("--backend", default="onnx-int8", choices=["torch", "onnx-int8"], help="router encoder")
     args = p.parse_args(argv)
     levels = [int(x) for x in args.levels.split(",")]
     if args.smoke:
-        levels, args.n, args.rounds, args.max_seconds = [1, 4], 8, 1, 20.0
+        levels, args.n, args.rounds, args.max_seconds, args.profile_seconds = [1, 4], 8, 1, 20.0, 2
     start = time.perf_counter()
     try:
         port = deploy_all(args.backend)
         results = asyncio.run(sweep(port, levels, args.n, args.rounds, args.max_seconds))
+        profile = asyncio.run(where_time_goes(port, args.profile_seconds)) if args.profile_seconds else None
     finally:
         ray_session.stop()
     rows = summarise(results, levels)
     checks = verdict(rows)
     md = render(rows, checks, args.backend)
+    if profile:
+        md += render_profile(profile, args.profile_seconds)
     print(md)
     path = write_result(out_dir(args) / "graph.json", "graph", command_line(), {
         "title": "2. Graph overhead (echo engine)", "markdown": md, "rows": rows, "bar": checks,
-        "levels": levels, "n": args.n, "rounds": args.rounds, "elapsed_s": time.perf_counter() - start})
+        "profile": profile, "levels": levels, "n": args.n, "rounds": args.rounds, "elapsed_s": time.perf_counter() - start})
     print(f"wrote {path}")
     publish(args)
     return 0

@@ -18,6 +18,7 @@ def start() -> int:
     """Ray with 8 logical CPUs (the graph needs more than the 2 real cores) and Serve on a free
     loopback port; returns the port."""
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    signal.signal(signal.SIGTERM, _interrupt)  # a `kill` still runs the caller's `finally: stop()`
     import ray
     from ray import serve
 
@@ -25,6 +26,10 @@ def start() -> int:
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     return port
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _engine_processes() -> list[psutil.Process]:

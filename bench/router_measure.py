@@ -142,10 +142,15 @@ def profile_scoring(core, prompts: list[tuple[str, int]], n: int, top: int = 14)
         core.route(_messages(prompts[i % len(prompts)][0]))
     prof.disable()
     buf = io.StringIO()
-    pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(top)
+    stats = pstats.Stats(prof, stream=buf)
+    stats.sort_stats("tottime").print_stats(top)
     lines = [ln for ln in buf.getvalue().splitlines() if ln.strip()]
     start = next((i for i, ln in enumerate(lines) if ln.lstrip().startswith("ncalls")), 0)
-    return "\n".join(_shorten(ln) for ln in lines[start:])
+    inference = sum(tt for (file, _, func), (_, _, tt, _, _) in stats.stats.items()
+                    if "run" in func and ("onnxruntime" in func or "onnxruntime" in file or "torch" in file))
+    share = inference / stats.total_tt if stats.total_tt else float("nan")
+    text = "\n".join(_shorten(ln) for ln in lines[start:])
+    return f"share of routing time inside the model runtime's own calls: {100 * share:.0f}%\n{text}"
 
 
 def _shorten(line: str) -> str:

@@ -49,13 +49,33 @@ def publish(args: argparse.Namespace) -> None:
     """Rebuild the section from the full-run JSONs (never from a smoke run)."""
     if args.smoke or args.no_report:
         return
-    parts = [INTRO]
-    for name in ORDER:
-        path = RESULTS / f"{name}.json"
-        if not path.exists():
-            continue
-        data = json.loads(path.read_text())
+    loaded = {n: json.loads((RESULTS / f"{n}.json").read_text()) for n in ORDER if (RESULTS / f"{n}.json").exists()}
+    parts = [INTRO, bars_summary(loaded)]
+    for name, data in loaded.items():
         parts.append(f"### {data['title']}\n\nCommand: `{data['command']}`  \n"
                      f"Machine: {machine_line(data['machine'])}\n\n{data['markdown'].strip()}\n")
     update_section(Path(args.report), "\n".join(parts))
     print(f"updated the serving section of {args.report}")
+
+
+def bars_summary(loaded: dict) -> str:
+    """The issue's bars, read back from the result files."""
+    rows = []
+    if "router" in loaded:
+        b = loaded["router"]["bars"]
+        rows.append(["router p50, medium prompt, best backend, one core", "< 5 ms",
+                     f"{b['medium_p50_ms']:.2f} ms wall, {b['medium_cpu_ms']:.2f} ms CPU ({b['best_backend']})",
+                     "met" if b["router_bar_met"] else f"missed by {b['medium_p50_ms'] - 5:.2f} ms wall, "
+                                                          f"{b['medium_cpu_ms'] - 5:.2f} ms CPU"])
+        rows.append(["cache hit", "< 0.1 ms", f"{1000 * b['cache_p50_ms']:.1f} us p50",
+                     "met" if b["cache_bar_met"] else "missed"])
+    if "graph" in loaded:
+        for c in loaded["graph"]["bar"]:
+            rows.append([f"graph added p50 at concurrency {c['concurrency']}",
+                         f"<= {c['allowed_p50_ms']:.1f} ms", f"{c['tr_auto_ro_added_p50_ms']:.1f} ms",
+                         "met" if c["met"] else f"missed by {c['tr_auto_ro_added_p50_ms'] - c['allowed_p50_ms']:.1f} ms"])
+    if not rows:
+        return ""
+    from serve_app.benchmarking.report import markdown_table
+
+    return "### Bars (issue 5)\n\n" + markdown_table(["bar", "target", "measured", "verdict"], rows) + "\n"

@@ -12,6 +12,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from serve_app.chat_flow import SERVED_MODELS, ChatFlow
 from serve_app.config import CascadePolicy, IngressConfig
 from serve_app.errors import APIError
+from serve_app.ops.alarm import LargeShareAlarm
+from serve_app.ops.metrics import IngressMetrics
+from serve_app.ops.observer import RequestObserver
+from serve_app.ops.shadow import ShadowStore
+from serve_app.ops.shadow_runner import ShadowRunner
 from serve_app.tier_client import TierClient
 
 app = FastAPI(title="tier-router")
@@ -31,6 +36,18 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
 @app.exception_handler(RequestValidationError)
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     return _error_response(APIError(400, str(exc.errors()[:1])))
+
+
+def build_observer(cfg: IngressConfig, large: TierClient, make_request: Any) -> RequestObserver:
+    """Metrics, alarm and (if sampled) shadow A/B for this replica."""
+    metrics = IngressMetrics()
+    shadow = None
+    if cfg.shadow.sample_rate > 0:
+        store = ShadowStore(cfg.shadow.store_path, cfg.shadow.max_rows, cfg.shadow.store_prompts)
+        shadow = ShadowRunner(large, store, cfg.shadow.sample_rate, cfg.shadow.max_in_flight, make_request,
+                              on_event=lambda event: metrics.shadow.inc(tags={"outcome": event}))
+    alarm = LargeShareAlarm(cfg.alarm.large_share_ceiling, cfg.alarm.window_s, cfg.alarm.min_requests)
+    return RequestObserver(metrics, alarm, cfg.costs, shadow)
 
 
 def _chat_request(body: dict[str, Any]) -> Any:
@@ -55,6 +72,7 @@ class TierRouterIngress:
         }
         self._flow = ChatFlow(route, tiers, _chat_request, cfg.router_timeout_s, cfg.cascade)
         self._created = int(time.time())
+        self._observer = build_observer(cfg, tiers["large"], self._flow.make_request)
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """Live cascade policy (`serve deploy` with a new user_config; no restart)."""
@@ -62,13 +80,25 @@ class TierRouterIngress:
 
     @app.post("/v1/chat/completions")
     async def chat_completions(self, request: Request) -> Response:
+        start = time.perf_counter()
         try:
             result = await self._flow.run(await request.body())
         except APIError as error:
+            self._observer.error(error.status)
             return _error_response(error)
         if result.stream is not None:
-            return StreamingResponse(result.stream, media_type="text/event-stream", headers=result.headers)
+            return StreamingResponse(self._observed_stream(result, start), media_type="text/event-stream",
+                                     headers=result.headers)
+        self._observer.finish(result, time.perf_counter() - start)
         return JSONResponse(result.body, headers=result.headers)
+
+    async def _observed_stream(self, result: Any, start: float):
+        ttft = None
+        async for frame in result.stream:
+            if ttft is None:
+                ttft = time.perf_counter() - start
+            yield frame
+        self._observer.finish(result, time.perf_counter() - start, ttft)
 
     @app.get("/v1/models")
     async def models(self) -> dict[str, Any]:

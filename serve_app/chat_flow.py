@@ -6,14 +6,14 @@ Ray-free: the router and the tiers are injected, so every branch is testable wit
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable, Optional
 
 from pydantic import ValidationError
 
 from serve_app import headers as H
 from serve_app.cascade.override import effective_policy, pop_extension
-from serve_app.cascade.runner import Cascade
+from serve_app.cascade.runner import Attempt, Cascade
 from serve_app.config import CascadePolicy
 from serve_app.errors import APIError, bad_request, model_not_found
 from serve_app.protocol import parse_json_body, validate_chat_body
@@ -31,11 +31,23 @@ RequestFactory = Callable[[dict[str, Any]], Any]
 
 @dataclass
 class ChatResult:
-    """What the HTTP layer sends back: a JSON body or an SSE stream, plus evidence headers."""
+    """What the HTTP layer sends back (a JSON body or an SSE stream, plus evidence headers) and
+    what the request did, for metrics and shadowing."""
 
     headers: dict[str, str]
     body: Optional[dict[str, Any]] = None
     stream: Optional[AsyncIterator[str]] = None
+    tier: str = ""
+    reason: str = ""  # routed | direct | escalated | fallback | cascade-only
+    attempts: list[Attempt] = field(default_factory=list)  # streams fill usage in as they end
+    small_answer: Optional[dict[str, Any]] = None  # the small tier's answer, when it was returned
+    route_score: Optional[float] = None
+    cascade_judged: bool = False
+    request_body: dict[str, Any] = field(default_factory=dict)  # parsed, extension field removed
+
+    @property
+    def reached_large(self) -> bool:
+        return self.tier == LARGE
 
 
 @dataclass
@@ -98,14 +110,28 @@ class ChatFlow:
 
         route = await self._route(body, policy)
         evidence = route.headers()
+        score = route.decision.score if route.decision else None
+        reason = "fallback" if route.reason == "router-fallback" else route.reason
         try:
             if route.tier == SMALL and body["model"] == AUTO and cascade_on:
                 outcome = await self.cascade.run(body, policy, stream, options)
-                return ChatResult({**evidence, **outcome.headers()}, outcome.body, outcome.stream)
-            tier = self.tiers[route.tier]
+                if outcome.reason == "small-error":
+                    reason = "fallback"
+                elif outcome.escalated:
+                    reason = "escalated"
+                return ChatResult({**evidence, **outcome.headers()}, outcome.body, outcome.stream, outcome.tier,
+                                  reason, outcome.attempts, outcome.answer, score, True, body)
+            attempt = Attempt(route.tier)
+            result = ChatResult(evidence, tier=route.tier, reason=reason, attempts=[attempt],
+                                route_score=score, request_body=body)
             if stream:
-                return ChatResult(evidence, stream=await tier.open_stream(request, options))
-            return ChatResult(evidence, body=await tier.complete(request))
+                options.on_usage = lambda usage: setattr(attempt, "usage", usage)
+                result.stream = await self.tiers[route.tier].open_stream(request, options)
+            else:
+                result.body = await self.tiers[route.tier].complete(request)
+                attempt.usage = result.body.get("usage")
+                result.small_answer = result.body if route.tier == SMALL else None
+            return result
         except APIError as exc:
             exc.headers = evidence
             raise

@@ -58,6 +58,16 @@ def _route(args: argparse.Namespace) -> int:
     return 0
 
 
+def _shadow_export(args: argparse.Namespace) -> int:
+    from serve_app.ops.shadow import export_pairs
+
+    written, skipped = export_pairs(args.store, args.out, args.test_share)
+    print(f"{written} pairs written to {args.out} (weak model 'small' scored by agreement, strong 'large' = 1.0)")
+    if skipped:
+        print(f"{skipped} pairs skipped: recorded without prompt text (set ingress.shadow.store_prompts)")
+    return 0 if written else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tier-router", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -73,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("--artifact", help="trained router artifact for knn/logistic (tier-router train)")
     route.add_argument("--threshold", type=float, default=4.0)
     route.set_defaults(func=_route)
+    shadow = sub.add_parser("shadow-export", help="export shadow A/B pairs as a dataset for train/eval")
+    shadow.add_argument("store", help="SQLite store (ingress.shadow.store_path)")
+    shadow.add_argument("--out", required=True, help="JSONL to write")
+    shadow.add_argument("--test-share", type=float, default=0.2, help="share of pairs marked split=test")
+    shadow.set_defaults(func=_shadow_export)
     for command in (eval_command, suite, train_command, calibrate):
         command.add_parser(sub)
     return parser

@@ -8,6 +8,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from serve_app.evaluation.costs import TierCosts
 from serve_app.routing.strategies import ExemplarStrategyConfig, StrategyConfig
 from serve_app.routing.text import ScoreText
 
@@ -29,6 +30,7 @@ class AutoscalingConfig(StrictModel):
     )
     upscale_delay_s: float = Field(10.0, ge=0, description="Seconds of sustained load before scaling up.")
     downscale_delay_s: float = Field(300.0, ge=0, description="Seconds of low load before scaling down.")
+    look_back_period_s: float = Field(30.0, gt=0, description="Window over which ongoing requests are averaged.")
 
     @model_validator(mode="after")
     def _bounds(self) -> "AutoscalingConfig":
@@ -188,8 +190,32 @@ class CascadePolicy(StrictModel):
     )
 
 
+class AlarmConfig(StrictModel):
+    """Escalation alarm: rolling share of traffic that reaches the large tier (routed + escalated)."""
+
+    large_share_ceiling: float = Field(0.3, ge=0.0, le=1.0, description="Alarm when the share exceeds this.")
+    window_s: float = Field(300.0, gt=0, description="Rolling window of the share, in seconds.")
+    min_requests: int = Field(20, ge=1, description="No alarm until the window holds this many requests.")
+
+
+class ShadowConfig(StrictModel):
+    """Shadow A/B: a sample of small-tier answers is also sent to the large tier in the background."""
+
+    sample_rate: float = Field(0.0, ge=0.0, le=1.0, description="Share of small-tier answers shadowed (0 = off).")
+    max_in_flight: int = Field(2, ge=1, description="Most shadow calls at once per ingress replica; extra samples are dropped.")
+    store_path: str = Field(
+        "~/.cache/tier-router/shadow/pairs.sqlite", description="SQLite file of recorded pairs (per node).")
+    store_prompts: bool = Field(False, description="Store prompt text (needed to retrain); otherwise only its SHA-256.")
+    max_rows: int = Field(100_000, ge=1, description="Rotation: the store keeps this many newest pairs.")
+
+
 class IngressConfig(StrictModel):
     """The OpenAI-compatible ingress deployment."""
+
+    alarm: AlarmConfig = Field(default_factory=AlarmConfig, description="Large-share escalation alarm.")
+    shadow: ShadowConfig = Field(default_factory=ShadowConfig, description="Shadow A/B against the large tier.")
+    costs: Optional[TierCosts] = Field(
+        None, description="Per-tier cost per request, for the cost and savings metrics; null disables them.")
 
     cascade: CascadePolicy = Field(
         default_factory=CascadePolicy, description="Confidence escalation policy (live-tunable).")

@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Optional
+from typing import Any, AsyncIterator, Callable, Optional
 
 from serve_app.errors import APIError, from_engine_error, tier_unavailable
 
@@ -21,9 +21,11 @@ DONE_FRAME = "data: [DONE]\n\n"
 
 @dataclass
 class StreamOptions:
-    """What the client asked of a stream; the tier is always asked for usage."""
+    """What the client asked of a stream; the tier is always asked for usage, which is handed to
+    `on_usage` (accounting) whether or not the client gets it."""
 
     include_usage: bool = False
+    on_usage: Optional[Callable[[dict[str, Any]], None]] = None
 
 
 def with_tier_usage(body: dict[str, Any]) -> dict[str, Any]:
@@ -151,8 +153,11 @@ class TierClient:
                 for frame in pending:
                     if frame == DONE_FRAME:
                         continue
-                    if not options.include_usage and _is_usage_only(frame):
-                        continue
+                    if _is_usage_only(frame):
+                        if options.on_usage is not None:
+                            options.on_usage(json.loads(frame[len("data: "):])["usage"])
+                        if not options.include_usage:
+                            continue
                     yield frame
                 try:
                     item = await self._next(gen, self._stream_idle_timeout_s)

@@ -27,7 +27,7 @@ def echo_llm_config(name: str = MODEL_ID) -> LLMConfig:
     return LLMConfig(
         model_loading_config={"model_id": name, "model_source": "echo"},
         placement_group_config={"bundles": [{"CPU": 0}]},
-        deployment_config={"max_ongoing_requests": 256, "ray_actor_options": {"num_cpus": 1}},
+        deployment_config={"max_ongoing_requests": 256, "ray_actor_options": {"num_cpus": 0.5}},
         server_cls=EchoLLMServer,
         log_engine_metrics=False,
     )
@@ -53,7 +53,7 @@ class DirectEchoServer:
 def build_direct_app():
     cfg = echo_llm_config()
     return serve.deployment(DirectEchoServer, name="DirectEcho", max_ongoing_requests=256,
-                            ray_actor_options={"num_cpus": 1}).bind(cfg)
+                            ray_actor_options={"num_cpus": 0.5}).bind(cfg)
 
 
 def build_ray_openai_app():

@@ -72,7 +72,8 @@ def write_result(path: Path, name: str, command: str, payload: dict[str, Any],
 
 
 def replace_section(text: str, body: str, heading: str = SECTION) -> str:
-    """`text` with the `heading` section (up to the next `## ` heading) replaced by `body`;
+    """`text` with the `heading` section (up to the next `## ` heading or HTML comment marker, such
+    as another generator's block) replaced by `body`;
     appended at the end when absent. Every other section is kept byte for byte."""
     block = f"{heading}\n\n{body.strip()}\n"
     lines = text.splitlines(keepends=True)
@@ -80,7 +81,7 @@ def replace_section(text: str, body: str, heading: str = SECTION) -> str:
     if start is None:
         sep = "" if not text else ("\n" if text.endswith("\n") else "\n\n")
         return text + sep + block
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith(("## ", "<!--"))), len(lines))
     tail = "".join(lines[end:])
     return "".join(lines[:start]) + block + ("\n" + tail if tail else "")
 

@@ -48,6 +48,7 @@ class CascadeOutcome:
     attempts: list[Attempt] = field(default_factory=list)
     body: Optional[dict[str, Any]] = None
     stream: Optional[AsyncIterator[str]] = None
+    answer: Optional[dict[str, Any]] = None  # the small answer returned, when it was
 
     def headers(self) -> dict[str, str]:
         return {
@@ -129,7 +130,7 @@ class Cascade:
 
     def _answer_small(self, answer, body, policy, stream, options, attempts, reason, confidence,
                       escalated=False) -> CascadeOutcome:
-        outcome = CascadeOutcome("small", escalated, reason, policy.method, confidence, attempts)
+        outcome = CascadeOutcome("small", escalated, reason, policy.method, confidence, attempts, answer=answer)
         if stream:
             outcome.stream = replay(answer, options.include_usage)
         else:
@@ -143,6 +144,8 @@ class Cascade:
             if stream:
                 request = self.request_factory(with_tier_usage(body))
                 outcome = CascadeOutcome("large", True, reason, policy.method, confidence, [*attempts, large])
+                recorded = options.on_usage
+                options.on_usage = lambda usage: (setattr(large, "usage", usage), recorded and recorded(usage))
                 outcome.stream = await self.large.open_stream(request, options)
                 return outcome
             response = await self.large.complete(self.request_factory(body))

@@ -34,6 +34,8 @@ def test_replace_section_only_touches_its_own_section():
     appended = replace_section("# T\n", "body")
     assert appended == "# T\n\n## Serving benchmarks\n\nbody\n"
     assert replace_section(appended, "body") == appended
+    marked = "## Serving benchmarks\n\nold\n<!-- other:start -->\nX\n<!-- other:end -->\n"
+    assert replace_section(marked, "new") == "## Serving benchmarks\n\nnew\n\n<!-- other:start -->\nX\n<!-- other:end -->\n"
 
 
 def test_markdown_table_and_machine_info():

@@ -128,3 +128,29 @@ def test_check_cli(tmp_path, capsys):
     f.write_text(yaml.safe_dump(bad))
     assert main(["check", str(f)]) == 1
     assert "threshhold" in capsys.readouterr().err
+
+
+def test_operations_files_parse_and_agree():
+    import json
+
+    ops = ROOT / "ops"
+    rules = yaml.safe_load((ops / "prometheus-alerts.yaml").read_text())
+    exprs = [r["expr"] for g in rules["groups"] for r in g["rules"]]
+    assert any("ray_tier_router_large_share_alarm" in e for e in exprs)
+    board = json.loads((ops / "grafana-dashboard.json").read_text())
+    queries = " ".join(t["expr"] for p in board["panels"] for t in p["targets"])
+    for metric in ("requests_total", "escalation_rate", "complexity_score_bucket", "route_latency_seconds_bucket",
+                   "cache_hit_ratio", "ttft_seconds_bucket", "tokens_total", "cost_usd_total", "savings_usd_total"):
+        assert f"ray_tier_router_{metric}" in queries, metric
+    service = yaml.safe_load((ops / "kuberay-rayservice.yaml").read_text())
+    embedded = yaml.safe_load(service["spec"]["serveConfigV2"])
+    assert embedded["applications"] == load_yaml(GPU)["applications"]
+    tier_router_apps(embedded)  # validates
+    groups = {g["groupName"]: g for g in service["spec"]["rayClusterConfig"]["workerGroupSpecs"]}
+    cluster = yaml.safe_load(CLUSTER.read_text())["available_node_types"]
+    for group, node_type in (("gpu-small", "gpu_small"), ("gpu-large", "gpu_large")):
+        gpus = groups[group]["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"]
+        assert int(gpus) == cluster[node_type]["resources"]["GPU"]
+        custom = json.loads(json.loads(groups[group]["rayStartParams"]["resources"]))
+        assert {k: v for k, v in cluster[node_type]["resources"].items() if k.startswith("tier_")} == \
+            {k: v for k, v in custom.items() if k.startswith("tier_")}

@@ -1,0 +1,54 @@
+"""Prometheus metrics through Ray Serve's metrics API (they appear on Ray's metrics endpoint and
+dashboard, prefixed `ray_`). The only module here that imports Ray; a fake module can be injected."""
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+LATENCY_BUCKETS_S = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
+
+
+@dataclass
+class RequestRecord:
+    """What one answered request did, for the metrics."""
+
+    tier: str  # the tier whose answer was returned
+    reason: str  # routed | direct | escalated | fallback | cascade-only
+    latency_s: float
+    ttft_s: Optional[float] = None
+    attempts: list[tuple[str, dict]] = field(default_factory=list)  # (tier, usage)
+
+
+class IngressMetrics:
+    def __init__(self, metrics: Any = None):
+        if metrics is None:
+            from ray.serve import metrics
+        self.requests = metrics.Counter("tier_router_requests", description="Answered chat requests by tier and route reason.", tag_keys=("tier", "reason"))
+        self.errors = metrics.Counter("tier_router_errors", description="Requests answered with an error, by status.", tag_keys=("status",))
+        self.latency = metrics.Histogram("tier_router_request_latency_seconds", description="Request latency by answering tier.", boundaries=LATENCY_BUCKETS_S, tag_keys=("tier",))
+        self.ttft = metrics.Histogram("tier_router_ttft_seconds", description="Time to first streamed chunk by answering tier.", boundaries=LATENCY_BUCKETS_S, tag_keys=("tier",))
+        self.tokens = metrics.Counter("tier_router_tokens", description="Tokens by tier and kind, every paid attempt included.", tag_keys=("tier", "kind"))
+        self.cost = metrics.Counter("tier_router_cost_usd", description="Estimated cost by tier (from ingress.costs).", tag_keys=("tier",))
+        self.savings = metrics.Counter("tier_router_savings_usd", description="Estimated savings against sending every request to the large tier.")
+        self.large_share = metrics.Gauge("tier_router_large_share", description="Rolling share of requests that reached the large tier (routed + escalated).")
+        self.escalation_rate = metrics.Gauge("tier_router_escalation_rate", description="Rolling share of cascade-judged requests that escalated.")
+        self.alarm = metrics.Gauge("tier_router_large_share_alarm", description="1 while the large share exceeds its ceiling.")
+        self.shadow = metrics.Counter("tier_router_shadow_calls", description="Shadow A/B calls by outcome.", tag_keys=("outcome",))
+
+    def record(self, rec: RequestRecord, costs: Any = None) -> None:
+        self.requests.inc(tags={"tier": rec.tier, "reason": rec.reason})
+        self.latency.observe(rec.latency_s, tags={"tier": rec.tier})
+        if rec.ttft_s is not None:
+            self.ttft.observe(rec.ttft_s, tags={"tier": rec.tier})
+        spent = 0.0
+        for tier, usage in rec.attempts:
+            for kind in ("prompt", "completion"):
+                value = (usage or {}).get(f"{kind}_tokens") or 0
+                if value > 0:
+                    self.tokens.inc(value, tags={"tier": tier, "kind": kind})
+            if costs is not None:
+                price = getattr(costs, tier).usd_per_request()
+                self.cost.inc(price, tags={"tier": tier})
+                spent += price
+        saved = costs.large.usd_per_request() - spent if costs is not None and rec.attempts else 0.0
+        if saved > 0:
+            self.savings.inc(saved)

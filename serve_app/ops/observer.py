@@ -1,0 +1,44 @@
+"""After each answered request: metrics, the large-share alarm, the escalation rate, and shadow
+sampling. Ray-free (metrics are injected), so every branch tests in milliseconds."""
+
+import logging
+from typing import Any, Optional
+
+from serve_app.ops.alarm import LargeShareAlarm, RollingShare
+from serve_app.ops.metrics import RequestRecord
+from serve_app.ops.shadow_runner import ShadowRunner
+from serve_app.routing.decision import SMALL
+
+logger = logging.getLogger(__name__)
+
+
+class RequestObserver:
+    def __init__(self, metrics: Any, alarm: LargeShareAlarm, costs: Any = None,
+                 shadow: Optional[ShadowRunner] = None):
+        self.metrics = metrics
+        self.alarm = alarm
+        self.escalations = RollingShare(alarm.share.window_s)
+        self.costs = costs
+        self.shadow = shadow
+
+    def finish(self, result: Any, latency_s: float, ttft_s: Optional[float] = None) -> None:
+        attempts = [(a.tier, a.usage) for a in result.attempts if a.usage]
+        self.metrics.record(RequestRecord(result.tier, result.reason, latency_s, ttft_s, attempts), self.costs)
+        crossing = self.alarm.observe(result.reached_large)
+        if crossing == "raised":
+            logger.warning("escalation alarm: %.0f%% of the last %d requests reached the large tier "
+                           "(ceiling %.0f%%); the routing threshold may be too low",
+                           100 * self.alarm.share.share, self.alarm.share.count, 100 * self.alarm.ceiling)
+        elif crossing == "cleared":
+            logger.warning("escalation alarm cleared: large-tier share back to %.0f%%", 100 * self.alarm.share.share)
+        self.metrics.large_share.set(self.alarm.share.share)
+        self.metrics.alarm.set(1.0 if self.alarm.raised else 0.0)
+        if result.cascade_judged:
+            self.escalations.observe(result.reason == "escalated")
+            self.metrics.escalation_rate.set(self.escalations.share)
+        if self.shadow is not None and result.tier == SMALL and result.small_answer is not None:
+            content = (result.small_answer["choices"][0].get("message") or {}).get("content") or ""
+            self.shadow.maybe_start(result.request_body, content, latency_s, result.route_score)
+
+    def error(self, status: int) -> None:
+        self.metrics.errors.inc(tags={"status": str(status)})
