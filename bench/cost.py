@@ -18,15 +18,15 @@ from serve_app.benchmarking.report import markdown_table, write_result
 
 
 def measured_split(path: Path) -> tuple[float, float, str]:
-    """(large share, escalation rate) of the highest-concurrency step of a load result."""
-    data = json.loads(path.read_text())
-    step = max(data["steps"], key=lambda s: s["ok"])
-    ok = step["ok"] or 1
+    """(share routed to large, escalation rate of small-routed requests), pooled over all steps."""
+    steps = json.loads(path.read_text())["steps"]
+    ok = sum(s["ok"] for s in steps) or 1
+    escalated, cascaded = sum(s["escalated"] for s in steps), sum(s["cascaded"] for s in steps)
     # x-tier-router-tier names the tier that answered: escalated answers say `large` too.
-    routed_large = (step["tiers"].get("large", 0) - step["escalated"]) / ok
-    esc = step["escalated"] / step["cascaded"] if step["cascaded"] else 0.0
+    routed_large = (sum(s["tiers"].get("large", 0) for s in steps) - escalated) / ok
+    esc = escalated / cascaded if cascaded else 0.0
     where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
-    return routed_large, esc, f"{where} (concurrency {step['concurrency']})"
+    return routed_large, esc, f"{where} ({ok} requests over {len(steps)} concurrency steps)"
 
 
 def main(argv=None) -> int:

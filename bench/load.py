@@ -73,10 +73,12 @@ def render(steps: list[dict], args) -> str:
           f"{s['tiers'].get('small', 0)}/{s['tiers'].get('large', 0)}",
           f"{100 * s['escalation_rate']:.0f}% ({s['escalated']}/{s['cascaded']})"] for s in steps])
     return (f"`serve_app/configs/cpu.yaml` as shipped (both tiers SmolLM2-135M on vLLM CPU, one CPU "
-            f"each), model `auto`, MT-Bench first-turn prompts, `max_tokens` {args.max_tokens}, every "
-            f"{args.stream_every}th request streamed; at most {args.requests} requests or "
+            f"each), model `auto`, MT-Bench first-turn prompts, `max_tokens` {args.max_tokens}, one "
+            f"request in {args.stream_every} streamed; at most {args.requests} requests or "
             f"{args.max_seconds:.0f} s per step. `answered` counts `x-tier-router-tier` (escalated answers "
-            f"count as large); the escalation rate is over requests the cascade judged.\n\n{table}\n")
+            f"count as large); the escalation rate is over requests the cascade judged (routed to small). "
+            f"TTFT of a streamed request that routes to small with the cascade on is the small tier's whole "
+            f"generation (see README, streaming cost).\n\n{table}\n")
 
 
 def main(argv=None) -> int:

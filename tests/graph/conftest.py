@@ -1,6 +1,7 @@
 """A real local Ray Serve instance for graph tests (one per test session, on a free port)."""
 
 import socket
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,22 @@ def deploy(args: dict, name: str, route_prefix: str) -> None:
     from serve_app.config import AppConfig
 
     serve.run(build_app(AppConfig.model_validate(args)), name=name, route_prefix=route_prefix)
+
+
+def openai_client(base_url: str, timeout_s: float):
+    """The official openai client pointed at a deployed app, no retries (errors must show)."""
+    import openai
+
+    return openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0, timeout=timeout_s)
+
+
+@contextmanager
+def deployed(args: dict, name: str, route_prefix: str, port: int):
+    """Deploy an app for the duration of a module; yields its base URL."""
+    from ray import serve
+
+    deploy(args, name, route_prefix)
+    try:
+        yield f"http://127.0.0.1:{port}{route_prefix.rstrip('/')}"
+    finally:
+        serve.delete(name)

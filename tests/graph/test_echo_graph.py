@@ -9,7 +9,7 @@ import openai
 import pytest
 
 from serve_app import headers as H
-from tests.graph.conftest import deploy
+from tests.graph.conftest import deploy, deployed, openai_client
 
 PREFIX = "/echo"
 
@@ -25,16 +25,13 @@ def echo_args(threshold: float = 4.0) -> dict:
 
 @pytest.fixture(scope="module")
 def base_url(serve_port):
-    from ray import serve
-
-    deploy(echo_args(), "echo", PREFIX)
-    yield f"http://127.0.0.1:{serve_port}{PREFIX}"
-    serve.delete("echo")
+    with deployed(echo_args(), "echo", PREFIX, serve_port) as url:
+        yield url
 
 
 @pytest.fixture
 def client(base_url):
-    return openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0, timeout=30)
+    return openai_client(base_url, 30)
 
 
 def ask(client, text, model="auto", **kw):

@@ -4,11 +4,10 @@ SmolLM2-135M-Instruct as `small` and `large`, driven over HTTP with the official
 import json
 
 import httpx
-import openai
 import pytest
 
 from serve_app import headers as H
-from tests.graph.conftest import cpu_default_args, deploy
+from tests.graph.conftest import cpu_default_args, deployed, openai_client
 
 pytestmark = pytest.mark.vllm
 
@@ -18,16 +17,13 @@ COMPLEX = "Refactor this recursive algorithm to iterative with O(1) space"
 
 @pytest.fixture(scope="module")
 def base_url(serve_port):
-    from ray import serve
-
-    deploy(cpu_default_args(), "tier-router", "/")
-    yield f"http://127.0.0.1:{serve_port}"
-    serve.delete("tier-router")
+    with deployed(cpu_default_args(), "tier-router", "/", serve_port) as url:
+        yield url
 
 
 @pytest.fixture
 def client(base_url):
-    return openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0, timeout=120)
+    return openai_client(base_url, 120)
 
 
 def chat(client, text, model="auto", **kw):

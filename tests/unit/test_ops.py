@@ -167,3 +167,24 @@ def test_observer_records_tokens_cost_and_alarm():
     assert metrics.alarm.calls[-1][0] == 1.0 and metrics.escalation_rate.calls[-1][0] == 1.0
     observer.finish(ChatResult({}, tier="small", reason="routed", attempts=[Attempt("small", usage)]), 0.1)
     assert metrics.savings.calls[-1][0] == pytest.approx((10 - 1) / 3600)
+
+
+def test_shadow_never_delays_the_request_path(tmp_path):
+    import time
+
+    runner, store, events, _ = make_runner(tmp_path, delay_s=1.0)  # a slow large tier
+    observer = RequestObserver(IngressMetrics(FakeMetricsModule), LargeShareAlarm(0.3, 60, 1), None, runner)
+    answer = {"choices": [{"message": {"role": "assistant", "content": "paris"}}]}
+    result = ChatResult({}, tier="small", reason="routed", small_answer=answer, request_body=BODY,
+                        attempts=[Attempt("small", {"prompt_tokens": 3, "completion_tokens": 1})])
+
+    async def go():
+        start = time.perf_counter()
+        observer.finish(result, 0.1)
+        elapsed = time.perf_counter() - start
+        assert runner.in_flight == 1  # the shadow call is still running...
+        await runner.drain()
+        return elapsed
+
+    assert asyncio.run(go()) < 0.05  # ...but the request path did not wait for it
+    assert events == ["started", "recorded"] and len(store.rows()) == 1
