@@ -139,7 +139,29 @@ async def where_time_goes(port: int, seconds: int, level: int = 32) -> dict:
     return {"level": level, "cpu": cpu, "pyspy_ingress": spy}
 
 
+def cpu_bar(profile: dict) -> dict:
+    """The bar in CPU per request (what latency tracks on a saturated shared box): tier-router's
+    added CPU over direct vs OpenAiIngress's added CPU plus one hop (taken, generously, as the same)."""
+    cpu = {r["path"]: r["total_cpu_ms"] for r in profile["cpu"]}
+    openai_added = cpu["ray-openai"] - cpu["direct"]
+    added = cpu["tr-auto-ro"] - cpu["direct"]
+    return {"tr_auto_ro_added_cpu_ms": added, "ray_openai_added_cpu_ms": openai_added,
+            "router_hop_cpu_ms": cpu["tr-auto-ro"] - cpu["tr-small"],
+            "cascade_cpu_ms": cpu["tr-auto"] - cpu["tr-auto-ro"], "allowed_cpu_ms": 2 * openai_added,
+            "met": added <= 2 * openai_added}
+
+
 def render_profile(profile: dict, seconds: int) -> str:
+    bar = cpu_bar(profile)
+    verdict = "met" if bar["met"] else f"MISSED by {bar['tr_auto_ro_added_cpu_ms'] - bar['allowed_cpu_ms']:.2f} ms"
+    return (f"\nIn CPU per request: tier-router (tr-auto-ro) adds {bar['tr_auto_ro_added_cpu_ms']:.2f} ms over direct, "
+            f"OpenAiIngress adds {bar['ray_openai_added_cpu_ms']:.2f} ms, allowance {bar['allowed_cpu_ms']:.2f} ms: "
+            f"**{verdict}**. The router hop costs {bar['router_hop_cpu_ms']:.2f} ms CPU/request (tr-auto-ro minus "
+            f"tr-small) and cascade judging {bar['cascade_cpu_ms']:.2f} ms (tr-auto minus tr-auto-ro).\n"
+            + _profile_text(profile, seconds))
+
+
+def _profile_text(profile: dict, seconds: int) -> str:
     return (f"\n**Where the time goes.** CPU time per request of every process of this Ray instance while one "
             f"path alone is loaded at concurrency {profile['level']} for {seconds} s (on 2 shared cores, CPU "
             f"per request is what sets latency under load):\n\n{graph_profile.cpu_table(profile['cpu'])}\n\n"
@@ -151,7 +173,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     common_args(p)
     p.add_argument("--levels", default="1,8,32", help="client concurrency levels")
-    p.add_argument("--n", type=int, default=150, help="requests per path, level and round")
+    p.add_argument("--n", type=int, default=100, help="requests per path, level and round")
     p.add_argument("--rounds", type=int, default=2, help="rounds (path order rotates each round)")
     p.add_argument("--max-seconds", type=float, default=60.0, help="cap per path, level and round")
     p.add_argument("--profile-seconds", type=int, default=15,
@@ -176,7 +198,7 @@ def main(argv=None) -> int:
     print(md)
     path = write_result(out_dir(args) / "graph.json", "graph", command_line(), {
         "title": "2. Graph overhead (echo engine)", "markdown": md, "rows": rows, "bar": checks,
-        "profile": profile, "levels": levels, "n": args.n, "rounds": args.rounds, "elapsed_s": time.perf_counter() - start})
+        "profile": profile, "cpu_bar": cpu_bar(profile) if profile else None, "levels": levels, "n": args.n, "rounds": args.rounds, "elapsed_s": time.perf_counter() - start})
     print(f"wrote {path}")
     publish(args)
     return 0

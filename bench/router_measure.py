@@ -3,6 +3,7 @@
 import cProfile
 import io
 import json
+import os
 import pstats
 import random
 import subprocess
@@ -49,6 +50,12 @@ def bucket_prompts(texts: dict[str, list[str]], encoder, per_bucket: int) -> dic
         if not items:
             raise SystemExit(f"no prompt of {BUCKETS[name]} tokens found for the {name} bucket")
     return buckets
+
+
+def artifact_dir(smoke: bool) -> Path:
+    """Trained routers for the benchmark live in the tier-router cache, not in the repository."""
+    root = Path(os.environ.get("TIER_ROUTER_CACHE_DIR") or Path.home() / ".cache" / "tier-router")
+    return root / "bench-routers" / ("smoke" if smoke else "full")
 
 
 def ensure_artifacts(data_dir: str, folder: Path, smoke: bool) -> dict[str, str]:

@@ -46,7 +46,8 @@ def machine_info() -> dict[str, Any]:
 
 def machine_line(info: dict[str, Any]) -> str:
     v = ", ".join(f"{k} {val}" for k, val in info["versions"].items() if val)
-    return (f"{info['cpu_model']}, {info['usable_cores']} cores usable (load {info['load_average_1m']} at start), "
+    return (f"{info['cpu_model']}, {info['usable_cores']} cores usable (1-min load average "
+            f"{info['load_average_1m']} when recorded; other work shares this machine), "
             f"Python {info['python']}; {v}; {info['date']}")
 
 
