@@ -204,3 +204,25 @@ def test_cascade_policy_is_live_tunable(client):
     _, headers = ask(client, "What is Python? __echo_conf_0.2__")
     deploy(echo_args(), "echo", PREFIX)
     assert headers[H.TIER] == "small" and H.ESCALATED not in headers
+
+
+def test_trained_artifact_loads_into_the_running_router(client, tmp_path):
+    """Train a learned router with the CLI, then switch the live router to it (user_config only)."""
+    from serve_app.cli import main as cli
+    from tests.conftest import SHARED_DATA
+
+    data = SHARED_DATA / "routellm_mtbench.jsonl"
+    if not data.exists():
+        pytest.skip("../shared/data is not beside the project")
+    artifact = tmp_path / "logistic.npz"
+    spec = f"{data},mistralai/Mixtral-8x7B-Instruct-v0.1,gpt-4-1106-preview"
+    assert cli(["train", spec, "--kind", "logistic", "--out", str(artifact), "--no-report", "--quiet"]) == 0
+    args = echo_args(threshold=5.0)
+    args["router"]["policy"]["strategy"] = {"name": "logistic", "artifact": str(artifact)}
+    deploy(args, "echo", PREFIX)
+    try:
+        _, headers = ask(client, "Prove that the square root of two is irrational, step by step.")
+    finally:
+        deploy(echo_args(), "echo", PREFIX)
+    assert headers[H.STRATEGY] == "logistic"
+    assert 0.0 <= float(headers[H.SCORE]) <= 10.0
