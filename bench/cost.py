@@ -12,9 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-from serving_report import RESULTS, ROOT, command_line, common_args, out_dir, publish
+from serving_report import RESULTS, ROOT, common_args, finish
 from serve_app.benchmarking.cost_model import CostModel, compare
-from serve_app.benchmarking.report import markdown_table, write_result
+from serve_app.benchmarking.report import markdown_table
 
 
 def measured_split(path: Path) -> tuple[float, float, str]:
@@ -45,13 +45,9 @@ def main(argv=None) -> int:
         large, esc, origin = measured_split(Path(args.load))
     rows = compare(model, large, esc)
     md = render(rows, model, large, esc, origin)
-    print(md)
-    path = write_result(out_dir(args) / "cost.json", "cost", command_line(), {
-        "title": "4. Cost model", "markdown": md, "rows": rows, "model": model.model_dump(),
+    return finish(args, "cost", "4. Cost model", md, {
+        "rows": rows, "model": model.model_dump(),
         "large_share": large, "escalation_rate": esc, "split_source": origin})
-    print(f"wrote {path}")
-    publish(args)
-    return 0
 
 
 def render(rows, model: CostModel, large: float, esc: float, origin: str) -> str:
@@ -60,7 +56,7 @@ def render(rows, model: CostModel, large: float, esc: float, origin: str) -> str
         [[r["scenario"], round(r["large_calls_per_request"], 3), f"{r['usd_per_month']:,.0f}",
           f"{100 * r['vs_all_large']:.0f}%", round(r["p99_ms_upper"]), round(r["requests_per_s_per_usd_hour"], 3),
           round(r["quality"], 1)] for r in rows])
-    tiers = "\n".join(f"- {name}: {t.model}, ${t.usd_per_hour}/h, {t.requests_per_s} req/s, P99 {t.p99_ms} ms, "
+    tiers = "\n".join(f"- {name}: {t.model}, ${t.usd_per_hour():.2f}/h, {t.requests_per_s} req/s, P99 {t.p99_ms} ms, "
                       f"quality {t.quality} ({t.source})" for name, t in (("small", model.small), ("large", model.large)))
     return (f"Split: {100 * large:.1f}% of requests routed to large, {100 * esc:.1f}% of small-routed "
             f"requests escalated; from {origin}. Traffic {model.traffic_requests_per_s} req/s average, 730 h/month.\n"

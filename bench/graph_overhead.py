@@ -19,9 +19,9 @@ import time
 
 import graph_profile
 import ray_session
-from serving_report import command_line, common_args, out_dir, publish
+from serving_report import common_args, finish
 from serve_app.benchmarking.loadgen import run_load
-from serve_app.benchmarking.report import markdown_table, write_result
+from serve_app.benchmarking.report import markdown_table
 from serve_app.benchmarking.stats import ratio
 
 PATHS = ("direct", "ray-openai", "tr-small", "tr-auto-ro", "tr-auto", "tr-auto-new")
@@ -195,13 +195,10 @@ def main(argv=None) -> int:
     md = render(rows, checks, args.backend)
     if profile:
         md += render_profile(profile, args.profile_seconds)
-    print(md)
-    path = write_result(out_dir(args) / "graph.json", "graph", command_line(), {
-        "title": "2. Graph overhead (echo engine)", "markdown": md, "rows": rows, "bar": checks,
-        "profile": profile, "cpu_bar": cpu_bar(profile) if profile else None, "levels": levels, "n": args.n, "rounds": args.rounds, "elapsed_s": time.perf_counter() - start})
-    print(f"wrote {path}")
-    publish(args)
-    return 0
+    return finish(args, "graph", "2. Graph overhead (echo engine)", md, {
+        "rows": rows, "bar": checks,
+        "profile": profile, "cpu_bar": cpu_bar(profile) if profile else None, "levels": levels,
+        "n": args.n, "rounds": args.rounds, "elapsed_s": time.perf_counter() - start})
 
 
 if __name__ == "__main__":

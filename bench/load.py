@@ -17,9 +17,9 @@ from pathlib import Path
 import yaml
 
 import ray_session
-from serving_report import ROOT, command_line, common_args, out_dir, publish
+from serving_report import ROOT, common_args, finish
 from serve_app.benchmarking.loadgen import run_load
-from serve_app.benchmarking.report import markdown_table, write_result
+from serve_app.benchmarking.report import markdown_table
 
 
 def deploy(config: Path, backend: str | None) -> int:
@@ -104,13 +104,9 @@ def main(argv=None) -> int:
     finally:
         ray_session.stop()
     md = render(steps, args)
-    print(md)
-    path = write_result(out_dir(args) / "load.json", "load", command_line(), {
-        "title": "3. End-to-end load (CPU default, real vLLM)", "markdown": md, "steps": steps,
+    return finish(args, "load", "3. End-to-end load (CPU default, real vLLM)", md, {
+        "steps": steps,
         "elapsed_s": time.perf_counter() - start})
-    print(f"wrote {path}")
-    publish(args)
-    return 0
 
 
 if __name__ == "__main__":

@@ -15,8 +15,8 @@ import numpy as np
 
 from router_measure import (BUCKETS, agreement, artifact_dir, bucket_prompts, build_core, ensure_artifacts,
                             load_prompts, measure_batch, measure_cache_hit, measure_single, profile_scoring)
-from serving_report import command_line, common_args, out_dir, publish
-from serve_app.benchmarking.report import markdown_table, write_result
+from serving_report import common_args, finish
+from serve_app.benchmarking.report import markdown_table
 
 BACKENDS = ("torch", "onnx-int8")
 STRATEGIES = ("length", "exemplar", "knn", "logistic")
@@ -100,7 +100,6 @@ def main(argv=None) -> int:
     if args.smoke:
         args.n, args.batch, args.batches, args.agree_n = 3, 4, 1, 8
     start = time.perf_counter()
-    out = out_dir(args)
     encoders = make_encoders()
     texts = load_prompts(args.data, 2000 if not args.smoke else 300)
     buckets = bucket_prompts(texts, encoders["onnx-int8"], per_bucket=max(args.n, args.batch))
@@ -113,14 +112,10 @@ def main(argv=None) -> int:
     profile = profile_scoring(build_core("exemplar", encoders[verdict["best_backend"]], artifacts, 0),
                               buckets["medium"], args.n)
     md = render(rows, cache, agree, verdict, profile)
-    print(md)
-    path = write_result(out / "router.json", "router", command_line(), {
-        "title": "1. Router scoring", "markdown": md, "latency": rows, "cache_hit": cache,
+    return finish(args, "router", "1. Router scoring", md, {
+        "latency": rows, "cache_hit": cache,
         "agreement": agree, "bars": verdict, "buckets_tokens": BUCKETS,
         "elapsed_s": time.perf_counter() - start})
-    print(f"wrote {path}")
-    publish(args)
-    return 0
 
 
 if __name__ == "__main__":

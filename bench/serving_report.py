@@ -69,6 +69,19 @@ def command_line() -> str:
     return " ".join([".venv/bin/python", shown, *sys.argv[1:]])
 
 
+def finish(args: argparse.Namespace, name: str, title: str, md: str, data: dict) -> int:
+    """Print a benchmark's table, write `<name>.json` (with the command and machine) and refresh the
+    BENCHMARKS.md section; the common end of every bench/*.py command."""
+    from serve_app.benchmarking.report import write_result
+
+    print(md)
+    path = write_result(out_dir(args) / f"{name}.json", name, command_line(),
+                        {"title": title, "markdown": md, **data})
+    print(f"wrote {path}")
+    publish(args)
+    return 0
+
+
 def publish(args: argparse.Namespace) -> None:
     """Rebuild the section from the full-run JSONs (never from a smoke run)."""
     if args.smoke or args.no_report:

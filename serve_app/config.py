@@ -8,7 +8,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from serve_app.evaluation.costs import TierCosts
+from serve_app.costs import TierCosts
 from serve_app.routing.strategies import ExemplarStrategyConfig, StrategyConfig
 from serve_app.routing.text import ScoreText
 

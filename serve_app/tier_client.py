@@ -54,15 +54,17 @@ def _frames(item: Any) -> list[str]:
     return frames
 
 
-def _is_usage_only(frame: str) -> bool:
-    """True for the final usage chunk (`choices: []`) that OpenAI sends only on request."""
+def _usage_only(frame: str) -> Optional[dict[str, Any]]:
+    """The usage of the final usage chunk (`choices: []`, sent by OpenAI only on request), or None
+    for any other frame."""
     payload = frame[len("data: "):].strip()
     if payload == "[DONE]" or '"choices":[]' not in payload.replace(" ", ""):
-        return False
+        return None
     try:
-        return json.loads(payload).get("choices") == []
+        data = json.loads(payload)
     except json.JSONDecodeError:
-        return False
+        return None
+    return data.get("usage") if data.get("choices") == [] else None
 
 
 def _frame_error(tier: str, frame: str) -> Optional[APIError]:
@@ -153,9 +155,10 @@ class TierClient:
                 for frame in pending:
                     if frame == DONE_FRAME:
                         continue
-                    if _is_usage_only(frame):
+                    usage = _usage_only(frame)
+                    if usage is not None:
                         if options.on_usage is not None:
-                            options.on_usage(json.loads(frame[len("data: "):])["usage"])
+                            options.on_usage(usage)
                         if not options.include_usage:
                             continue
                     yield frame

@@ -10,16 +10,15 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from serve_app.costs import TierCost
+
 HOURS_PER_MONTH = 730.0
 
 
-class TierEconomics(BaseModel):
-    """What one replica of a tier costs and delivers."""
+class TierEconomics(TierCost):
+    """What one replica of a tier costs (the shared `TierCost` price model) and delivers."""
 
-    model_config = ConfigDict(extra="forbid")
     model: str = Field(description="Model the tier serves (a label).")
-    usd_per_hour: float = Field(gt=0, description="Price of one replica-hour (all its GPUs).")
-    requests_per_s: float = Field(gt=0, description="Sustained requests/s of one replica.")
     p99_ms: float = Field(gt=0, description="P99 latency of one request on this tier.")
     quality: float = Field(ge=0, description="Quality score of the tier's answers (e.g. a benchmark accuracy).")
     source: str = Field("", description="Where these numbers come from (assumption, measurement, price list).")
@@ -49,7 +48,7 @@ def scenario(model: CostModel, large_share: float, escalation_rate: float, name:
     rps = model.traffic_requests_per_s
     small_replicas = rps * small_calls / model.small.requests_per_s
     large_replicas = rps * large_calls / model.large.requests_per_s
-    usd_hour = small_replicas * model.small.usd_per_hour + large_replicas * model.large.usd_per_hour
+    usd_hour = small_replicas * model.small.usd_per_hour() + large_replicas * model.large.usd_per_hour()
     paths = [(large_share, model.large.p99_ms), (small_calls - escalated, model.small.p99_ms),
              (escalated, model.small.p99_ms + model.large.p99_ms)]
     p99 = max(ms for share, ms in paths if share >= 0.01) if any(s >= 0.01 for s, _ in paths) else 0.0

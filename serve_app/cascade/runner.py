@@ -84,6 +84,16 @@ def _client_view(response: dict[str, Any], body: dict[str, Any], content: Option
     return out
 
 
+def _recording_usage(options: StreamOptions, attempt: Attempt) -> StreamOptions:
+    """`options` that also record the stream's usage on `attempt` (known only when it ends)."""
+    def on_usage(usage: dict[str, Any]) -> None:
+        attempt.usage = usage
+        if options.on_usage is not None:
+            options.on_usage(usage)
+
+    return StreamOptions(options.include_usage, on_usage)
+
+
 class Cascade:
     """Runs the escalation edge for one request."""
 
@@ -144,9 +154,7 @@ class Cascade:
             if stream:
                 request = self.request_factory(with_tier_usage(body))
                 outcome = CascadeOutcome("large", True, reason, policy.method, confidence, [*attempts, large])
-                recorded = options.on_usage
-                options.on_usage = lambda usage: (setattr(large, "usage", usage), recorded and recorded(usage))
-                outcome.stream = await self.large.open_stream(request, options)
+                outcome.stream = await self.large.open_stream(request, _recording_usage(options, large))
                 return outcome
             response = await self.large.complete(self.request_factory(body))
         except APIError as exc:

@@ -32,7 +32,7 @@ def configured_threshold(config: str | None) -> float | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from serve_app.evaluation.costs import TierCosts
+    from serve_app.costs import TierCosts
     from serve_app.evaluation.embeddings import EmbeddingStore
     from serve_app.evaluation.evaluate import evaluate
     from serve_app.evaluation.report import heading, metrics_table, plot, threshold_table, write_json

@@ -72,7 +72,7 @@ def summary_table(reports) -> str:
 
 
 def run_suite(suite: Suite, suite_path: str, progress: bool = True) -> Path:
-    from serve_app.evaluation.costs import TierCosts
+    from serve_app.costs import TierCosts
     from serve_app.evaluation.dataset import load_labelled
     from serve_app.evaluation.embeddings import EmbeddingStore
     from serve_app.evaluation.evaluate import evaluate

@@ -79,8 +79,8 @@ def test_load_generator_refuses_non_loopback():
 
 
 def _model() -> CostModel:
-    tier = {"usd_per_hour": 1.0, "requests_per_s": 1.0, "p99_ms": 100, "quality": 50, "model": "s"}
-    return CostModel.model_validate({"small": tier, "large": {**tier, "usd_per_hour": 4.0, "quality": 80,
+    tier = {"usd_per_gpu_hour": 1.0, "requests_per_s": 1.0, "p99_ms": 100, "quality": 50, "model": "s"}
+    return CostModel.model_validate({"small": tier, "large": {**tier, "usd_per_gpu_hour": 4.0, "quality": 80,
                                                               "p99_ms": 300, "model": "l"}})
 
 

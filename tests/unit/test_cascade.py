@@ -234,4 +234,5 @@ def test_streaming_escalation_streams_the_large_tier():
     result, frames = run(flow, body(content="easy", stream=True))
     assert content_of(frames) == "hello"
     assert result.headers[H.ESCALATED] == "yes" and large.requests[0].stream is True
+    assert result.attempts[-1].tier == "large" and result.attempts[-1].usage["total_tokens"] == 5
     assert all(json.loads(f[6:])["choices"] for f in frames[:-1])  # usage not requested

@@ -7,7 +7,7 @@ import pytest
 
 from serve_app.chat_flow import ChatResult
 from serve_app.cascade.runner import Attempt
-from serve_app.evaluation.costs import TierCosts
+from serve_app.costs import TierCosts
 from serve_app.evaluation.dataset import load_labelled
 from serve_app.ops.alarm import LargeShareAlarm, RollingShare
 from serve_app.ops.metrics import IngressMetrics

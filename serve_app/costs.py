@@ -1,4 +1,5 @@
-"""Per-tier serving cost, from a small YAML: what one request costs on each tier."""
+"""Per-tier serving cost: what one request costs on each tier. The one price model behind
+`tier-router eval --costs`, the ingress cost/savings metrics (`ingress.costs`) and bench/cost.py."""
 
 from pathlib import Path
 
@@ -14,8 +15,12 @@ class TierCost(BaseModel):
     gpus: float = Field(1.0, gt=0, description="GPUs per replica (tensor parallel size).")
     requests_per_s: float = Field(gt=0, description="Measured sustained throughput of one replica.")
 
+    def usd_per_hour(self) -> float:
+        """Price of one replica-hour (all its GPUs)."""
+        return self.usd_per_gpu_hour * self.gpus
+
     def usd_per_request(self) -> float:
-        return self.usd_per_gpu_hour * self.gpus / 3600.0 / self.requests_per_s
+        return self.usd_per_hour() / 3600.0 / self.requests_per_s
 
 
 class TierCosts(BaseModel):
