@@ -2,9 +2,9 @@
 measured tier split and escalation rate (bench/load.py's result) and the per-tier prices,
 throughputs, P99s and qualities of bench/cost_model.yaml (labelled assumptions).
 
-    .venv/bin/python bench/cost.py                                  # uses bench/results/serving/load.json
-    .venv/bin/python bench/cost.py --large-share 0.3 --escalation-rate 0.1   # or given by hand
-    .venv/bin/python bench/cost.py --smoke
+    .venv/bin/python -m bench.cost                                  # uses bench/results/serving/load.json
+    .venv/bin/python -m bench.cost --large-share 0.3 --escalation-rate 0.1   # or given by hand
+    .venv/bin/python -m bench.cost --smoke
 """
 
 import argparse
@@ -12,9 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-from serving_report import RESULTS, ROOT, common_args, finish
-from serve_app.benchmarking.cost_model import CostModel, compare
-from serve_app.benchmarking.report import markdown_table
+from bench.serving_report import RESULTS, ROOT, common_args, finish
+from bench.cost_model import CostModel, compare
+from bench.report import markdown_table
 
 
 def measured_split(path: Path) -> tuple[float, float, str]:

@@ -5,7 +5,7 @@ everyday questions) to a running
 tier-router (`model: auto`) once per confidence method, and prints per-prompt confidences and the
 escalation rate at the configured threshold. Loopback only; request count is bounded by --per-set.
 
-    .venv/bin/python bench/escalation_probe.py --url http://127.0.0.1:8000 --per-set 12
+    .venv/bin/python -m bench.escalation_probe --url http://127.0.0.1:8000 --per-set 12
 """
 
 import argparse

@@ -8,8 +8,8 @@
   tr-auto       tier-router, model `auto`, repeated prompt: + router hop (cache hit) + cascade judging
   tr-auto-new   tier-router, model `auto`, a new prompt each time: + MiniLM scoring in the router
 
-    .venv/bin/python bench/graph_overhead.py            # full run (~5 min), updates BENCHMARKS.md
-    .venv/bin/python bench/graph_overhead.py --smoke    # about a minute (Ray start-up)
+    .venv/bin/python -m bench.graph_overhead            # full run (~5 min), updates BENCHMARKS.md
+    .venv/bin/python -m bench.graph_overhead --smoke    # about a minute (Ray start-up)
 """
 
 import argparse
@@ -17,12 +17,11 @@ import asyncio
 import sys
 import time
 
-import graph_profile
-import ray_session
-from serving_report import common_args, finish
-from serve_app.benchmarking.loadgen import run_load
-from serve_app.benchmarking.report import markdown_table
-from serve_app.benchmarking.stats import ratio
+from bench import graph_profile, ray_session
+from bench.serving_report import common_args, finish
+from bench.loadgen import run_load
+from bench.report import markdown_table
+from bench.stats import ratio
 
 PATHS = ("direct", "ray-openai", "tr-small", "tr-auto-ro", "tr-auto", "tr-auto-new")
 PREFIX = {"direct": "/direct", "ray-openai": "/openai", "tr-small": "/tr", "tr-auto-ro": "/tro", "tr-auto": "/tr",
@@ -41,8 +40,8 @@ def tier_router_args(backend: str, cascade_mode: str = "route_and_cascade") -> d
 def deploy_all(backend: str) -> int:
     from ray import serve
 
-    from serve_app.benchmarking.graph_apps import build_direct_app, build_ray_openai_app
-    from serve_app.builder import build_app
+    from bench.graph_apps import build_direct_app, build_ray_openai_app
+    from serve_app.graph.builder import build_app
     from serve_app.config import AppConfig
 
     port = ray_session.start()
@@ -84,7 +83,7 @@ async def sweep(port: int, levels: list[int], n: int, rounds: int, max_s: float)
 
 
 def summarise(results: dict, levels: list[int]) -> list[dict]:
-    from serve_app.benchmarking.loadgen import LoadResult
+    from bench.loadgen import LoadResult
 
     rows = []
     for level in levels:

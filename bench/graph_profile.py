@@ -5,9 +5,9 @@ import re
 
 import psutil
 
-import pyspy_profile
-from serve_app.benchmarking.loadgen import run_load
-from serve_app.benchmarking.report import markdown_table
+from bench import pyspy_profile
+from bench.loadgen import run_load
+from bench.report import markdown_table
 
 TITLE = re.compile(r"ray::(ServeReplica:[^:\s]+:[^.\s]+|ProxyActor|ServeController)")
 

@@ -1,10 +1,10 @@
-"""Benchmark 3: end-to-end load on the CPU default (serve_app/configs/cpu.yaml: real vLLM CPU
+"""Benchmark 3: end-to-end load on the CPU default (deployments/cpu.yaml: real vLLM CPU
 engines serving SmolLM2-135M, MiniLM router, cascade on). A bounded closed-loop load generator on
 127.0.0.1 (request count and duration capped per step) sweeps concurrency and reports req/s, p50,
 p99, TTFT of streamed requests, errors, the tier split and the escalation rate (response headers).
 
-    .venv/bin/python bench/load.py              # ~3 min start-up + the sweep; updates BENCHMARKS.md
-    .venv/bin/python bench/load.py --smoke      # start-up + a few requests
+    .venv/bin/python -m bench.load              # ~3 min start-up + the sweep; updates BENCHMARKS.md
+    .venv/bin/python -m bench.load --smoke      # start-up + a few requests
 """
 
 import argparse
@@ -16,16 +16,16 @@ from pathlib import Path
 
 import yaml
 
-import ray_session
-from serving_report import ROOT, common_args, finish
-from serve_app.benchmarking.loadgen import run_load
-from serve_app.benchmarking.report import markdown_table
+from bench import ray_session
+from bench.serving_report import ROOT, common_args, finish
+from bench.loadgen import run_load
+from bench.report import markdown_table
 
 
 def deploy(config: Path, backend: str | None) -> int:
     from ray import serve
 
-    from serve_app.builder import build_app
+    from serve_app.graph.builder import build_app
     from serve_app.config import AppConfig
 
     args = yaml.safe_load(config.read_text())["applications"][0]["args"]
@@ -72,7 +72,7 @@ def render(steps: list[dict], args) -> str:
           round(s["p99_ms"]), round(s["ttft_p50_ms"]), round(s["ttft_p99_ms"]),
           f"{s['tiers'].get('small', 0)}/{s['tiers'].get('large', 0)}",
           f"{100 * s['escalation_rate']:.0f}% ({s['escalated']}/{s['cascaded']})"] for s in steps])
-    return (f"`serve_app/configs/cpu.yaml` as shipped (both tiers SmolLM2-135M on vLLM CPU, one CPU "
+    return (f"`deployments/cpu.yaml` as shipped (both tiers SmolLM2-135M on vLLM CPU, one CPU "
             f"each), model `auto`, MT-Bench first-turn prompts, `max_tokens` {args.max_tokens}, one "
             f"request in {args.stream_every} streamed; at most {args.requests} requests or "
             f"{args.max_seconds:.0f} s per step. `answered` counts `x-tier-router-tier` (escalated answers "
@@ -84,7 +84,7 @@ def render(steps: list[dict], args) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     common_args(p)
-    p.add_argument("--config", default=str(ROOT / "serve_app" / "configs" / "cpu.yaml"), help="serve config")
+    p.add_argument("--config", default=str(ROOT / "deployments" / "cpu.yaml"), help="serve config")
     p.add_argument("--backend", default=None, choices=["torch", "onnx-int8"], help="override the router encoder")
     p.add_argument("--levels", default="1,4,8", help="client concurrency levels")
     p.add_argument("--requests", type=int, default=48, help="most requests per step")

@@ -60,14 +60,14 @@ def summarise(path: Path, top: int = 12) -> str:
 
 
 def _interesting(frame: str) -> bool:
-    return any(k in frame for k in ("serve_app/", "deployments/", "serve/_private/", "fastapi/", "starlette/"))
+    return any(k in frame for k in ("serve_app/", "serve/_private/", "fastapi/", "starlette/"))
 
 
 def _short(frame: str) -> str:
     """'func (path/to/site-packages/pkg/mod.py:12)' -> 'func (pkg/mod.py)'."""
     name, _, where = frame.partition(" (")
     where = where.rstrip(")").rsplit(":", 1)[0]
-    for marker in ("site-packages/", "serve_app/", "deployments/", "lib/python3"):
+    for marker in ("site-packages/", "serve_app/", "lib/python3"):
         if marker in where:
             where = where[where.index(marker):].removeprefix("site-packages/")
             break

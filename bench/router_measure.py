@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from serve_app.benchmarking.stats import summarize
+from bench.stats import summarize
 
 # MiniLM tokens (no special tokens) per prompt bucket: ~15, ~60, ~250 as the issue asks.
 BUCKETS = {"short": (10, 20), "medium": (50, 70), "long": (220, 256)}

@@ -2,8 +2,8 @@
 encoder backend (sentence-transformers torch fp32 vs int8 ONNX on onnxruntime), one thread each,
 plus the two backends' agreement (cosine, routing decisions) on the shared datasets.
 
-    .venv/bin/python bench/router_overhead.py            # full run (a few minutes), updates BENCHMARKS.md
-    .venv/bin/python bench/router_overhead.py --smoke    # seconds
+    .venv/bin/python -m bench.router_overhead            # full run (a few minutes), updates BENCHMARKS.md
+    .venv/bin/python -m bench.router_overhead --smoke    # seconds
 """
 
 import argparse
@@ -13,10 +13,10 @@ import time
 
 import numpy as np
 
-from router_measure import (BUCKETS, agreement, artifact_dir, bucket_prompts, build_core, ensure_artifacts,
+from bench.router_measure import (BUCKETS, agreement, artifact_dir, bucket_prompts, build_core, ensure_artifacts,
                             load_prompts, measure_batch, measure_cache_hit, measure_single, profile_scoring)
-from serving_report import common_args, finish
-from serve_app.benchmarking.report import markdown_table
+from bench.serving_report import common_args, finish
+from bench.report import markdown_table
 
 BACKENDS = ("torch", "onnx-int8")
 STRATEGIES = ("length", "exemplar", "knn", "logistic")

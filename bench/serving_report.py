@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from serve_app.benchmarking.report import machine_line, update_section
+from bench.report import machine_line, update_section
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "serving"
@@ -19,10 +19,10 @@ absolute numbers are noisy: compare the ratios measured side by side in one run.
 
 | benchmark | command |
 |---|---|
-| 1. router scoring | `.venv/bin/python bench/router_overhead.py` |
-| 2. graph overhead (echo engine) | `.venv/bin/python bench/graph_overhead.py` |
-| 3. end-to-end load (CPU default, real vLLM) | `.venv/bin/python bench/load.py` |
-| 4. cost model | `.venv/bin/python bench/cost.py` (reads the tier split of 3) |
+| 1. router scoring | `.venv/bin/python -m bench.router_overhead` |
+| 2. graph overhead (echo engine) | `.venv/bin/python -m bench.graph_overhead` |
+| 3. end-to-end load (CPU default, real vLLM) | `.venv/bin/python -m bench.load` |
+| 4. cost model | `.venv/bin/python -m bench.cost` (reads the tier split of 3) |
 """
 
 NOTES = """### Reading these results
@@ -64,15 +64,15 @@ def out_dir(args: argparse.Namespace) -> Path:
 
 
 def command_line() -> str:
-    script = Path(sys.argv[0]).resolve()
-    shown = script.relative_to(ROOT).as_posix() if script.is_relative_to(ROOT) else script.name
-    return " ".join([".venv/bin/python", shown, *sys.argv[1:]])
+    """The command that ran this benchmark (`python -m bench.NAME ...`)."""
+    module = f"bench.{Path(sys.argv[0]).stem}"
+    return " ".join([".venv/bin/python", "-m", module, *sys.argv[1:]])
 
 
 def finish(args: argparse.Namespace, name: str, title: str, md: str, data: dict) -> int:
     """Print a benchmark's table, write `<name>.json` (with the command and machine) and refresh the
     BENCHMARKS.md section; the common end of every bench/*.py command."""
-    from serve_app.benchmarking.report import write_result
+    from bench.report import write_result
 
     print(md)
     path = write_result(out_dir(args) / f"{name}.json", name, command_line(),
@@ -117,6 +117,6 @@ def bars_summary(loaded: dict) -> str:
                          f"{c['tr_auto_ro_added_cpu_ms']:.1f} ms", "met" if c["met"] else "missed"])
     if not rows:
         return ""
-    from serve_app.benchmarking.report import markdown_table
+    from bench.report import markdown_table
 
     return "### Bars (issue 5)\n\n" + markdown_table(["bar", "target", "measured", "verdict"], rows) + "\n"

@@ -2,7 +2,7 @@
 # Set up, start a local Ray head with spare logical CPUs, and `serve run` a config (CPU default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CONFIG="${1:-serve_app/configs/cpu.yaml}"
+CONFIG="${1:-deployments/cpu.yaml}"
 bash scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
 export RAY_AUTH_MODE="${RAY_AUTH_MODE:-disabled}" HF_HUB_OFFLINE=1

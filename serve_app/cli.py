@@ -59,7 +59,7 @@ def _route(args: argparse.Namespace) -> int:
 
 
 def _shadow_export(args: argparse.Namespace) -> int:
-    from serve_app.ops.shadow import export_pairs
+    from serve_app.operations.shadow import export_pairs
 
     written, skipped = export_pairs(args.store, args.out, args.test_share)
     print(f"{written} pairs written to {args.out} (weak model 'small' scored by agreement, strong 'large' = 1.0)")

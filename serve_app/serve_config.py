@@ -8,7 +8,7 @@ import yaml
 
 from serve_app.config import AppConfig
 
-BUILDER = "serve_app.builder:build_app"
+BUILDER = "serve_app.graph.builder:build_app"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 

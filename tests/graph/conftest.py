@@ -32,14 +32,14 @@ def serve_port():
 
 def cpu_default_args() -> dict:
     """The `args:` of the shipped CPU default serve config."""
-    data = yaml.safe_load((ROOT / "serve_app" / "configs" / "cpu.yaml").read_text())
+    data = yaml.safe_load((ROOT / "deployments" / "cpu.yaml").read_text())
     return data["applications"][0]["args"]
 
 
 def deploy(args: dict, name: str, route_prefix: str) -> None:
     from ray import serve
 
-    from serve_app.builder import build_app
+    from serve_app.graph.builder import build_app
     from serve_app.config import AppConfig
 
     serve.run(build_app(AppConfig.model_validate(args)), name=name, route_prefix=route_prefix)

@@ -25,7 +25,7 @@ def test_onnx_int8_embeddings_agree_with_fp32():
 
 @pytest.mark.skipif(not (SHARED_DATA / "routellm_mtbench.jsonl").exists(), reason="shared data not present")
 def test_router_benchmark_smoke(tmp_path):
-    out = subprocess.run([sys.executable, "bench/router_overhead.py", "--smoke", "--out", str(tmp_path)],
+    out = subprocess.run([sys.executable, "-m", "bench.router_overhead", "--smoke", "--out", str(tmp_path)],
                          cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads((tmp_path / "router.json").read_text())

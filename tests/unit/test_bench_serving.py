@@ -10,10 +10,10 @@ import httpx
 import numpy as np
 import pytest
 
-from serve_app.benchmarking.cost_model import CostModel, compare, scenario
-from serve_app.benchmarking.loadgen import check_loopback, run_load
-from serve_app.benchmarking.report import machine_info, markdown_table, replace_section
-from serve_app.benchmarking.stats import percentile, summarize
+from bench.cost_model import CostModel, compare, scenario
+from bench.loadgen import check_loopback, run_load
+from bench.report import machine_info, markdown_table, replace_section
+from bench.stats import percentile, summarize
 from serve_app.routing.onnx_encoder import mean_pool
 from tests.conftest import ROOT
 
@@ -104,7 +104,7 @@ def test_mean_pool_matches_masked_mean():
 
 
 def test_cost_command_smoke(tmp_path):
-    out = subprocess.run([sys.executable, "bench/cost.py", "--smoke", "--out", str(tmp_path)],
+    out = subprocess.run([sys.executable, "-m", "bench.cost", "--smoke", "--out", str(tmp_path)],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert json.loads((tmp_path / "cost.json").read_text())["rows"][0]["scenario"] == "all large"

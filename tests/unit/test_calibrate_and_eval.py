@@ -53,7 +53,7 @@ def test_escalation_share_counts_small_routed_prompts_the_weak_model_gets_worse(
 def test_write_threshold_keeps_comments_and_validates(tmp_path):
     config = tmp_path / "serve.yaml"
     config.write_text(
-        "# my comment\napplications:\n  - name: app\n    import_path: serve_app.builder:build_app\n"
+        "# my comment\napplications:\n  - name: app\n    import_path: serve_app.graph.builder:build_app\n"
         "    args:\n      router:\n        policy: {threshold: 4.0}\n      tiers:\n"
         "        small: &t {model_source: m, engine: echo}\n        large: *t\n")
     assert write_threshold(config, 6.25) == ["app"]

@@ -9,11 +9,11 @@ from pydantic import ValidationError
 from serve_app.cli import main
 from serve_app.config import AppConfig, AutoscalingConfig, TierConfig
 from serve_app.serve_config import load_yaml, tier_router_apps
-from deployments.tiers import llm_config_dict
+from serve_app.graph.tiers import llm_config_dict
 
 ROOT = Path(__file__).resolve().parents[2]
-CPU = ROOT / "serve_app" / "configs" / "cpu.yaml"
-GPU = ROOT / "serve_app" / "configs" / "gpu.yaml"
+CPU = ROOT / "deployments" / "cpu.yaml"
+GPU = ROOT / "deployments" / "gpu.yaml"
 CLUSTER = ROOT / "cluster.yaml"
 
 
@@ -133,7 +133,7 @@ def test_check_cli(tmp_path, capsys):
 def test_operations_files_parse_and_agree():
     import json
 
-    ops = ROOT / "ops"
+    ops = ROOT / "deployments"
     rules = yaml.safe_load((ops / "prometheus-alerts.yaml").read_text())
     exprs = [r["expr"] for g in rules["groups"] for r in g["rules"]]
     assert any("ray_tier_router_large_share_alarm" in e for e in exprs)

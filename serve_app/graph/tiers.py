@@ -54,7 +54,7 @@ def build_tier(name: str, cfg: TierConfig):
     llm_config = LLMConfig(**llm_config_dict(name, cfg, source))
     bind_kwargs = None
     if cfg.engine == "echo":
-        from serve_app.engines.echo import EchoEngine
+        from serve_app.graph.echo import EchoEngine
 
         bind_kwargs = {"engine_cls": EchoEngine}
     return build_llm_deployment(

@@ -7,7 +7,7 @@ import random
 import time
 from typing import Any, Callable, Optional
 
-from serve_app.ops.shadow import ShadowStore
+from serve_app.operations.shadow import ShadowStore
 from serve_app.routing.text import select_text
 
 logger = logging.getLogger(__name__)

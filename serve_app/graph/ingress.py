@@ -12,11 +12,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from serve_app.chat_flow import SERVED_MODELS, ChatFlow
 from serve_app.config import CascadePolicy, IngressConfig
 from serve_app.errors import APIError
-from serve_app.ops.alarm import LargeShareAlarm
-from serve_app.ops.metrics import IngressMetrics
-from serve_app.ops.observer import RequestObserver
-from serve_app.ops.shadow import ShadowStore
-from serve_app.ops.shadow_runner import ShadowRunner
+from serve_app.operations.alarm import LargeShareAlarm
+from serve_app.graph.metrics import IngressMetrics
+from serve_app.operations.observer import RequestObserver
+from serve_app.operations.shadow import ShadowStore
+from serve_app.operations.shadow_runner import ShadowRunner
 from serve_app.tier_client import TierClient
 
 app = FastAPI(title="tier-router")

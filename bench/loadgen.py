@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 from urllib.parse import urlparse
 
-from serve_app.benchmarking.stats import summarize
+from bench.stats import summarize
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 TIER_HEADER = "x-tier-router-tier"

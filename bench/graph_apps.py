@@ -11,7 +11,7 @@ from ray.llm._internal.serve.core.configs.openai_api_models import ChatCompletio
 from ray.llm._internal.serve.core.server.llm_server import LLMServer
 from ray.serve.llm import LLMConfig
 
-from serve_app.engines.echo import EchoEngine
+from serve_app.graph.echo import EchoEngine
 
 MODEL_ID = "small"
 direct_app = FastAPI()

@@ -2,14 +2,25 @@
 sampling. Ray-free (metrics are injected), so every branch tests in milliseconds."""
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from serve_app.ops.alarm import LargeShareAlarm, RollingShare
-from serve_app.ops.metrics import RequestRecord
-from serve_app.ops.shadow_runner import ShadowRunner
+from serve_app.operations.alarm import LargeShareAlarm, RollingShare
+from serve_app.operations.shadow_runner import ShadowRunner
 from serve_app.routing.decision import SMALL
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RequestRecord:
+    """What one answered request did, for the metrics."""
+
+    tier: str  # the tier whose answer was returned
+    reason: str  # routed | direct | escalated | fallback | cascade-only
+    latency_s: float
+    ttft_s: Optional[float] = None
+    attempts: list[tuple[str, dict]] = field(default_factory=list)  # (tier, usage)
 
 
 class RequestObserver:

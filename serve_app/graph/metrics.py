@@ -1,21 +1,11 @@
 """Prometheus metrics through Ray Serve's metrics API (they appear on Ray's metrics endpoint and
-dashboard, prefixed `ray_`). The only module here that imports Ray; a fake module can be injected."""
+dashboard, prefixed `ray_`). Ray's metrics module is imported on first use; a fake one can be injected."""
 
-from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
+
+from serve_app.operations.observer import RequestRecord
 
 LATENCY_BUCKETS_S = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
-
-
-@dataclass
-class RequestRecord:
-    """What one answered request did, for the metrics."""
-
-    tier: str  # the tier whose answer was returned
-    reason: str  # routed | direct | escalated | fallback | cascade-only
-    latency_s: float
-    ttft_s: Optional[float] = None
-    attempts: list[tuple[str, dict]] = field(default_factory=list)  # (tier, usage)
 
 
 class IngressMetrics:

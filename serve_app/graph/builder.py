@@ -47,9 +47,9 @@ def build_app(args: AppConfig):
     cfg = args if isinstance(args, AppConfig) else AppConfig.model_validate(args)
     from ray import serve
 
-    from deployments.ingress import TierRouterIngress, app
-    from deployments.router import ComplexityRouter
-    from deployments.tiers import build_tier
+    from serve_app.graph.ingress import TierRouterIngress, app
+    from serve_app.graph.router import ComplexityRouter
+    from serve_app.graph.tiers import build_tier
 
     router = serve.deployment(ComplexityRouter).options(**router_options(cfg.router)).bind(
         cfg.router.encoder_path, cfg.router.torch_threads, cfg.router.encoder_backend, cfg.router.onnx_model_path

@@ -1,1 +1,0 @@
-"""Engines that plug into Ray Serve LLM's `LLMServer` through its `engine_cls` seam."""
