@@ -45,22 +45,47 @@ def main(argv=None) -> int:
         large, esc, origin = measured_split(Path(args.load))
     rows = compare(model, large, esc)
     md = render(rows, model, large, esc, origin)
-    return finish(args, "cost", "4. Cost model", md, {
-        "rows": rows, "model": model.model_dump(),
-        "large_share": large, "escalation_rate": esc, "split_source": origin})
+    return finish(
+        args,
+        "cost",
+        "4. Cost model",
+        md,
+        {
+            "rows": rows,
+            "model": model.model_dump(),
+            "large_share": large,
+            "escalation_rate": esc,
+            "split_source": origin,
+        },
+    )
 
 
 def render(rows, model: CostModel, large: float, esc: float, origin: str) -> str:
     table = markdown_table(
         ["scenario", "large calls/request", "$/month", "vs all-large", "P99 ms (upper)", "req/s per $/h", "quality"],
-        [[r["scenario"], round(r["large_calls_per_request"], 3), f"{r['usd_per_month']:,.0f}",
-          f"{100 * r['vs_all_large']:.0f}%", round(r["p99_ms_upper"]), round(r["requests_per_s_per_usd_hour"], 3),
-          round(r["quality"], 1)] for r in rows])
-    tiers = "\n".join(f"- {name}: {t.model}, ${t.usd_per_hour():.2f}/h, {t.requests_per_s} req/s, P99 {t.p99_ms} ms, "
-                      f"quality {t.quality} ({t.source})" for name, t in (("small", model.small), ("large", model.large)))
-    return (f"Split: {100 * large:.1f}% of requests routed to large, {100 * esc:.1f}% of small-routed "
-            f"requests escalated; from {origin}. Traffic {model.traffic_requests_per_s} req/s average, 730 h/month.\n"
-            f"Tier economics (`bench/cost_model.yaml`, **assumptions**, not measurements):\n\n{tiers}\n\n{table}\n")
+        [
+            [
+                r["scenario"],
+                round(r["large_calls_per_request"], 3),
+                f"{r['usd_per_month']:,.0f}",
+                f"{100 * r['vs_all_large']:.0f}%",
+                round(r["p99_ms_upper"]),
+                round(r["requests_per_s_per_usd_hour"], 3),
+                round(r["quality"], 1),
+            ]
+            for r in rows
+        ],
+    )
+    tiers = "\n".join(
+        f"- {name}: {t.model}, ${t.usd_per_hour():.2f}/h, {t.requests_per_s} req/s, P99 {t.p99_ms} ms, "
+        f"quality {t.quality} ({t.source})"
+        for name, t in (("small", model.small), ("large", model.large))
+    )
+    return (
+        f"Split: {100 * large:.1f}% of requests routed to large, {100 * esc:.1f}% of small-routed "
+        f"requests escalated; from {origin}. Traffic {model.traffic_requests_per_s} req/s average, 730 h/month.\n"
+        f"Tier economics (`bench/cost_model.yaml`, **assumptions**, not measurements):\n\n{tiers}\n\n{table}\n"
+    )
 
 
 if __name__ == "__main__":

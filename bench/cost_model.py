@@ -49,20 +49,32 @@ def scenario(model: CostModel, large_share: float, escalation_rate: float, name:
     small_replicas = rps * small_calls / model.small.requests_per_s
     large_replicas = rps * large_calls / model.large.requests_per_s
     usd_hour = small_replicas * model.small.usd_per_hour() + large_replicas * model.large.usd_per_hour()
-    paths = [(large_share, model.large.p99_ms), (small_calls - escalated, model.small.p99_ms),
-             (escalated, model.small.p99_ms + model.large.p99_ms)]
+    paths = [
+        (large_share, model.large.p99_ms),
+        (small_calls - escalated, model.small.p99_ms),
+        (escalated, model.small.p99_ms + model.large.p99_ms),
+    ]
     p99 = max(ms for share, ms in paths if share >= 0.01) if any(s >= 0.01 for s, _ in paths) else 0.0
     quality = large_calls * model.large.quality + (small_calls - escalated) * model.small.quality
-    return {"scenario": name, "large_share": large_share, "escalation_rate": escalation_rate,
-            "large_calls_per_request": large_calls, "usd_per_month": usd_hour * HOURS_PER_MONTH,
-            "p99_ms_upper": p99, "requests_per_s_per_usd_hour": rps / usd_hour, "quality": quality}
+    return {
+        "scenario": name,
+        "large_share": large_share,
+        "escalation_rate": escalation_rate,
+        "large_calls_per_request": large_calls,
+        "usd_per_month": usd_hour * HOURS_PER_MONTH,
+        "p99_ms_upper": p99,
+        "requests_per_s_per_usd_hour": rps / usd_hour,
+        "quality": quality,
+    }
 
 
 def compare(model: CostModel, large_share: float, escalation_rate: float) -> list[dict]:
     """All-large, route only (no escalation) and route + cascade, with savings against all-large."""
-    rows = [scenario(model, 1.0, 0.0, "all large"),
-            scenario(model, large_share, 0.0, "tier-router, route only"),
-            scenario(model, large_share, escalation_rate, "tier-router, route + cascade")]
+    rows = [
+        scenario(model, 1.0, 0.0, "all large"),
+        scenario(model, large_share, 0.0, "tier-router, route only"),
+        scenario(model, large_share, escalation_rate, "tier-router, route + cascade"),
+    ]
     base = rows[0]["usd_per_month"]
     for row in rows:
         row["vs_all_large"] = row["usd_per_month"] / base

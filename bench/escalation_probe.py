@@ -22,10 +22,18 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SETS = ("routellm_mtbench.jsonl", "routellm_gsm8k.jsonl", "routellm_mmlu.jsonl")
 # Everyday traffic the benchmark sets lack (written for this probe, not from a dataset).
 EVERYDAY = [
-    "What is the capital of Japan?", "How do I reset my password?", "Translate 'thank you' into French.",
-    "What does HTTP 404 mean?", "How many minutes are in a day?", "Where can I find my invoice?",
-    "What is a Python list?", "Can I change my delivery address?", "Give me a synonym for 'fast'.",
-    "How do I undo the last git commit?", "What are your opening hours?", "Who wrote Hamlet?",
+    "What is the capital of Japan?",
+    "How do I reset my password?",
+    "Translate 'thank you' into French.",
+    "What does HTTP 404 mean?",
+    "How many minutes are in a day?",
+    "Where can I find my invoice?",
+    "What is a Python list?",
+    "Can I change my delivery address?",
+    "Give me a synonym for 'fast'.",
+    "How do I undo the last git commit?",
+    "What are your opening hours?",
+    "Who wrote Hamlet?",
 ]
 
 
@@ -46,15 +54,29 @@ def probe(url: str, prompts, method: str, max_tokens: int, threshold: float | No
     with httpx.Client(base_url=url, timeout=300) as client:
         for dataset, prompt in prompts:
             t0 = time.perf_counter()
-            r = client.post("/v1/chat/completions", json={
-                "model": "auto", "max_tokens": max_tokens, "temperature": 0,
-                "messages": [{"role": "user", "content": prompt}], "tier_router": {"cascade": cascade}})
+            r = client.post(
+                "/v1/chat/completions",
+                json={
+                    "model": "auto",
+                    "max_tokens": max_tokens,
+                    "temperature": 0,
+                    "messages": [{"role": "user", "content": prompt}],
+                    "tier_router": {"cascade": cascade},
+                },
+            )
             h = r.headers
-            results.append({"dataset": dataset, "status": r.status_code, "routed": h.get("x-tier-router-route-reason"),
-                            "score": h.get("x-tier-router-score"), "tier": h.get("x-tier-router-tier"),
-                            "confidence": h.get("x-tier-router-confidence"),
-                            "escalated": h.get("x-tier-router-escalated"),
-                            "seconds": round(time.perf_counter() - t0, 2)})
+            results.append(
+                {
+                    "dataset": dataset,
+                    "status": r.status_code,
+                    "routed": h.get("x-tier-router-route-reason"),
+                    "score": h.get("x-tier-router-score"),
+                    "tier": h.get("x-tier-router-tier"),
+                    "confidence": h.get("x-tier-router-confidence"),
+                    "escalated": h.get("x-tier-router-escalated"),
+                    "seconds": round(time.perf_counter() - t0, 2),
+                }
+            )
     return results
 
 
@@ -62,16 +84,22 @@ def summarise(method: str, results: list[dict]) -> None:
     judged = [r for r in results if r["confidence"] is not None]
     confs = [float(r["confidence"]) for r in judged if r["confidence"] != "none"]
     esc = [r for r in judged if r["escalated"] == "yes"]
-    print(f"\n== {method}: {len(results)} prompts, {len(judged)} routed to small and judged, "
-          f"{len(esc)} escalated ({100 * len(esc) / max(1, len(judged)):.0f}% of judged, "
-          f"{100 * len(esc) / max(1, len(results)):.0f}% of all); unparsable: {len(judged) - len(confs)}")
+    print(
+        f"\n== {method}: {len(results)} prompts, {len(judged)} routed to small and judged, "
+        f"{len(esc)} escalated ({100 * len(esc) / max(1, len(judged)):.0f}% of judged, "
+        f"{100 * len(esc) / max(1, len(results)):.0f}% of all); unparsable: {len(judged) - len(confs)}"
+    )
     if confs:
         q = statistics.quantiles(confs, n=4) if len(confs) > 1 else [confs[0]] * 3
-        print(f"   confidence min {min(confs):.3f}  q1 {q[0]:.3f}  median {q[1]:.3f}  q3 {q[2]:.3f}  max {max(confs):.3f}")
+        print(
+            f"   confidence min {min(confs):.3f}  q1 {q[0]:.3f}  median {q[1]:.3f}  q3 {q[2]:.3f}  max {max(confs):.3f}"
+        )
     print(f"   {'dataset':8} {'tier':6} {'score':>6} {'conf':>6} {'esc':>4} {'s':>6}")
     for r in results:
-        print(f"   {r['dataset']:8} {r['tier'] or '-':6} {r['score'] or '-':>6} {r['confidence'] or '-':>6} "
-              f"{r['escalated'] or '-':>4} {r['seconds']:>6}")
+        print(
+            f"   {r['dataset']:8} {r['tier'] or '-':6} {r['score'] or '-':>6} {r['confidence'] or '-':>6} "
+            f"{r['escalated'] or '-':>4} {r['seconds']:>6}"
+        )
 
 
 def main(argv=None) -> int:

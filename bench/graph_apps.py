@@ -52,8 +52,9 @@ class DirectEchoServer:
 
 def build_direct_app():
     cfg = echo_llm_config()
-    return serve.deployment(DirectEchoServer, name="DirectEcho", max_ongoing_requests=256,
-                            ray_actor_options={"num_cpus": 0.5}).bind(cfg)
+    return serve.deployment(
+        DirectEchoServer, name="DirectEcho", max_ongoing_requests=256, ray_actor_options={"num_cpus": 0.5}
+    ).bind(cfg)
 
 
 def build_ray_openai_app():

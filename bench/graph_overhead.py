@@ -24,17 +24,30 @@ from bench.report import markdown_table
 from bench.stats import ratio
 
 PATHS = ("direct", "ray-openai", "tr-small", "tr-auto-ro", "tr-auto", "tr-auto-new")
-PREFIX = {"direct": "/direct", "ray-openai": "/openai", "tr-small": "/tr", "tr-auto-ro": "/tro", "tr-auto": "/tr",
-          "tr-auto-new": "/tr"}
+PREFIX = {
+    "direct": "/direct",
+    "ray-openai": "/openai",
+    "tr-small": "/tr",
+    "tr-auto-ro": "/tro",
+    "tr-auto": "/tr",
+    "tr-auto-new": "/tr",
+}
 
 
 def tier_router_args(backend: str, cascade_mode: str = "route_and_cascade") -> dict:
     # Logical CPUs are halved so that both tier-router apps fit Ray's 8 next to the other paths.
-    tier = {"engine": "echo", "model_source": "echo", "engine_kwargs": {"max_model_len": 4096},
-            "max_ongoing_requests": 256, "num_cpus": 0.5}
-    return {"router": {"encoder_backend": backend, "num_cpus": 0.5, "policy": {"strategy": {"name": "exemplar"}}},
-            "ingress": {"max_ongoing_requests": 256, "num_cpus": 0.5, "cascade": {"mode": cascade_mode}},
-            "tiers": {"small": tier, "large": dict(tier)}}
+    tier = {
+        "engine": "echo",
+        "model_source": "echo",
+        "engine_kwargs": {"max_model_len": 4096},
+        "max_ongoing_requests": 256,
+        "num_cpus": 0.5,
+    }
+    return {
+        "router": {"encoder_backend": backend, "num_cpus": 0.5, "policy": {"strategy": {"name": "exemplar"}}},
+        "ingress": {"max_ongoing_requests": 256, "num_cpus": 0.5, "cascade": {"mode": cascade_mode}},
+        "tiers": {"small": tier, "large": dict(tier)},
+    }
 
 
 def deploy_all(backend: str) -> int:
@@ -48,8 +61,11 @@ def deploy_all(backend: str) -> int:
     serve.run(build_direct_app(), name="direct", route_prefix="/direct")
     serve.run(build_ray_openai_app(), name="ray-openai", route_prefix="/openai")
     serve.run(build_app(AppConfig.model_validate(tier_router_args(backend))), name="tier-router", route_prefix="/tr")
-    serve.run(build_app(AppConfig.model_validate(tier_router_args(backend, "route_only"))), name="tier-router-ro",
-              route_prefix="/tro")
+    serve.run(
+        build_app(AppConfig.model_validate(tier_router_args(backend, "route_only"))),
+        name="tier-router-ro",
+        route_prefix="/tro",
+    )
     return port
 
 
@@ -60,6 +76,7 @@ def body_maker(path: str, tag: str):
     def make(i: int) -> dict:
         text = f"{base} (request {tag}-{i})" if path == "tr-auto-new" else base
         return {"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": text}]}
+
     return make
 
 
@@ -67,11 +84,12 @@ async def sweep(port: int, levels: list[int], n: int, rounds: int, max_s: float)
     """Every path at every level, in an order rotated each round so drift hits all paths alike."""
     results: dict = {}
     for path in PATHS:  # warm-up: connections, replicas, the router's cache for tr-auto
-        await run_load(f"http://127.0.0.1:{port}{PREFIX[path]}/v1/chat/completions", body_maker(path, "warm"),
-                       2, 10, 30.0)
+        await run_load(
+            f"http://127.0.0.1:{port}{PREFIX[path]}/v1/chat/completions", body_maker(path, "warm"), 2, 10, 30.0
+        )
     for rnd in range(rounds):
         for level in levels:
-            order = PATHS[rnd % len(PATHS):] + PATHS[:rnd % len(PATHS)]
+            order = PATHS[rnd % len(PATHS) :] + PATHS[: rnd % len(PATHS)]
             for path in order:
                 url = f"http://127.0.0.1:{port}{PREFIX[path]}/v1/chat/completions"
                 res = await run_load(url, body_maker(path, f"r{rnd}c{level}"), level, n, max_s)
@@ -91,10 +109,20 @@ def summarise(results: dict, levels: list[int]) -> list[dict]:
         for path in PATHS:
             r = results[(path, level)]
             s = LoadResult(level, r["wall_s"], r["samples"]).summary()
-            rows.append({"path": path, "concurrency": level, "requests": s["requests"], "errors": s["errors"],
-                         "p50_ms": s["p50_ms"], "p99_ms": s["p99_ms"], "req_per_s": s["req_per_s"],
-                         "added_p50_ms": s["p50_ms"] - base["p50_ms"], "added_p99_ms": s["p99_ms"] - base["p99_ms"],
-                         "throughput_vs_direct": ratio(s["req_per_s"], base["req_per_s"])})
+            rows.append(
+                {
+                    "path": path,
+                    "concurrency": level,
+                    "requests": s["requests"],
+                    "errors": s["errors"],
+                    "p50_ms": s["p50_ms"],
+                    "p99_ms": s["p99_ms"],
+                    "req_per_s": s["req_per_s"],
+                    "added_p50_ms": s["p50_ms"] - base["p50_ms"],
+                    "added_p99_ms": s["p99_ms"] - base["p99_ms"],
+                    "throughput_vs_direct": ratio(s["req_per_s"], base["req_per_s"]),
+                }
+            )
     return rows
 
 
@@ -106,35 +134,86 @@ def verdict(rows: list[dict]) -> list[dict]:
         get = {r["path"]: r for r in rows if r["concurrency"] == level}
         hop = get["ray-openai"]["added_p50_ms"]
         allowed = hop + hop
-        out.append({"concurrency": level, "tr_auto_ro_added_p50_ms": get["tr-auto-ro"]["added_p50_ms"],
-                    "tr_auto_added_p50_ms": get["tr-auto"]["added_p50_ms"], "allowed_p50_ms": allowed,
-                    "met": get["tr-auto-ro"]["added_p50_ms"] <= allowed})
+        out.append(
+            {
+                "concurrency": level,
+                "tr_auto_ro_added_p50_ms": get["tr-auto-ro"]["added_p50_ms"],
+                "tr_auto_added_p50_ms": get["tr-auto"]["added_p50_ms"],
+                "allowed_p50_ms": allowed,
+                "met": get["tr-auto-ro"]["added_p50_ms"] <= allowed,
+            }
+        )
     return out
 
 
 def render(rows: list[dict], checks: list[dict], backend: str) -> str:
     table = markdown_table(
-        ["path", "concurrency", "requests", "errors", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms",
-         "req/s", "throughput vs direct"],
-        [[r["path"], r["concurrency"], r["requests"], r["errors"], r["p50_ms"], r["p99_ms"], r["added_p50_ms"],
-          r["added_p99_ms"], round(r["req_per_s"], 1), round(r["throughput_vs_direct"], 2)] for r in rows])
+        [
+            "path",
+            "concurrency",
+            "requests",
+            "errors",
+            "p50 ms",
+            "p99 ms",
+            "added p50 ms",
+            "added p99 ms",
+            "req/s",
+            "throughput vs direct",
+        ],
+        [
+            [
+                r["path"],
+                r["concurrency"],
+                r["requests"],
+                r["errors"],
+                r["p50_ms"],
+                r["p99_ms"],
+                r["added_p50_ms"],
+                r["added_p99_ms"],
+                round(r["req_per_s"], 1),
+                round(r["throughput_vs_direct"], 2),
+            ]
+            for r in rows
+        ],
+    )
     bar = markdown_table(
-        ["concurrency", "tr-auto-ro added p50 ms (graph)", "tr-auto added p50 ms (+ cascade)",
-         "allowed: 2 x (ray-openai added p50)", "graph bar"],
-        [[c["concurrency"], c["tr_auto_ro_added_p50_ms"], c["tr_auto_added_p50_ms"], c["allowed_p50_ms"],
-          "met" if c["met"] else "MISSED by %.2f ms" % (c["tr_auto_ro_added_p50_ms"] - c["allowed_p50_ms"])]
-         for c in checks])
-    return (f"Echo engine, non-streamed chat completions, closed-loop clients on 127.0.0.1; router "
-            f"`exemplar` on `{backend}`. `added` = minus the direct path at the same concurrency.\n\n"
-            f"{table}\n\n**Bar** (tier-router adds no more than OpenAiIngress plus one Serve hop; one hop "
-            f"is taken as what OpenAiIngress itself adds over direct, so the allowance is twice that):\n\n{bar}\n")
+        [
+            "concurrency",
+            "tr-auto-ro added p50 ms (graph)",
+            "tr-auto added p50 ms (+ cascade)",
+            "allowed: 2 x (ray-openai added p50)",
+            "graph bar",
+        ],
+        [
+            [
+                c["concurrency"],
+                c["tr_auto_ro_added_p50_ms"],
+                c["tr_auto_added_p50_ms"],
+                c["allowed_p50_ms"],
+                "met" if c["met"] else "MISSED by %.2f ms" % (c["tr_auto_ro_added_p50_ms"] - c["allowed_p50_ms"]),
+            ]
+            for c in checks
+        ],
+    )
+    return (
+        f"Echo engine, non-streamed chat completions, closed-loop clients on 127.0.0.1; router "
+        f"`exemplar` on `{backend}`. `added` = minus the direct path at the same concurrency.\n\n"
+        f"{table}\n\n**Bar** (tier-router adds no more than OpenAiIngress plus one Serve hop; one hop "
+        f"is taken as what OpenAiIngress itself adds over direct, so the allowance is twice that):\n\n{bar}\n"
+    )
 
 
 async def where_time_goes(port: int, seconds: int, level: int = 32) -> dict:
     paths = {p: PREFIX[p] for p in ("direct", "ray-openai", "tr-small", "tr-auto-ro", "tr-auto")}
     cpu = await graph_profile.cpu_per_request(port, paths, body_maker, level, seconds)
-    spy = await graph_profile.pyspy_ingress(port, PREFIX["tr-auto-ro"], body_maker("tr-auto-ro", "spy"), level,
-                                            seconds, "ServeReplica:tier-router-ro:TierRouterIngress")
+    spy = await graph_profile.pyspy_ingress(
+        port,
+        PREFIX["tr-auto-ro"],
+        body_maker("tr-auto-ro", "spy"),
+        level,
+        seconds,
+        "ServeReplica:tier-router-ro:TierRouterIngress",
+    )
     return {"level": level, "cpu": cpu, "pyspy_ingress": spy}
 
 
@@ -144,28 +223,36 @@ def cpu_bar(profile: dict) -> dict:
     cpu = {r["path"]: r["total_cpu_ms"] for r in profile["cpu"]}
     openai_added = cpu["ray-openai"] - cpu["direct"]
     added = cpu["tr-auto-ro"] - cpu["direct"]
-    return {"tr_auto_ro_added_cpu_ms": added, "ray_openai_added_cpu_ms": openai_added,
-            "router_hop_cpu_ms": cpu["tr-auto-ro"] - cpu["tr-small"],
-            "cascade_cpu_ms": cpu["tr-auto"] - cpu["tr-auto-ro"], "allowed_cpu_ms": 2 * openai_added,
-            "met": added <= 2 * openai_added}
+    return {
+        "tr_auto_ro_added_cpu_ms": added,
+        "ray_openai_added_cpu_ms": openai_added,
+        "router_hop_cpu_ms": cpu["tr-auto-ro"] - cpu["tr-small"],
+        "cascade_cpu_ms": cpu["tr-auto"] - cpu["tr-auto-ro"],
+        "allowed_cpu_ms": 2 * openai_added,
+        "met": added <= 2 * openai_added,
+    }
 
 
 def render_profile(profile: dict, seconds: int) -> str:
     bar = cpu_bar(profile)
     verdict = "met" if bar["met"] else f"MISSED by {bar['tr_auto_ro_added_cpu_ms'] - bar['allowed_cpu_ms']:.2f} ms"
-    return (f"\nIn CPU per request: tier-router (tr-auto-ro) adds {bar['tr_auto_ro_added_cpu_ms']:.2f} ms over direct, "
-            f"OpenAiIngress adds {bar['ray_openai_added_cpu_ms']:.2f} ms, allowance {bar['allowed_cpu_ms']:.2f} ms: "
-            f"**{verdict}**. The router hop costs {bar['router_hop_cpu_ms']:.2f} ms CPU/request (tr-auto-ro minus "
-            f"tr-small) and cascade judging {bar['cascade_cpu_ms']:.2f} ms (tr-auto minus tr-auto-ro).\n"
-            + _profile_text(profile, seconds))
+    return (
+        f"\nIn CPU per request: tier-router (tr-auto-ro) adds {bar['tr_auto_ro_added_cpu_ms']:.2f} ms over direct, "
+        f"OpenAiIngress adds {bar['ray_openai_added_cpu_ms']:.2f} ms, allowance {bar['allowed_cpu_ms']:.2f} ms: "
+        f"**{verdict}**. The router hop costs {bar['router_hop_cpu_ms']:.2f} ms CPU/request (tr-auto-ro minus "
+        f"tr-small) and cascade judging {bar['cascade_cpu_ms']:.2f} ms (tr-auto minus tr-auto-ro).\n"
+        + _profile_text(profile, seconds)
+    )
 
 
 def _profile_text(profile: dict, seconds: int) -> str:
-    return (f"\n**Where the time goes.** CPU time per request of every process of this Ray instance while one "
-            f"path alone is loaded at concurrency {profile['level']} for {seconds} s (on 2 shared cores, CPU "
-            f"per request is what sets latency under load):\n\n{graph_profile.cpu_table(profile['cpu'])}\n\n"
-            f"py-spy on tier-router's ingress replica (path tr-auto-ro, concurrency {profile['level']}):\n\n"
-            f"```\n{profile['pyspy_ingress']}\n```\n")
+    return (
+        f"\n**Where the time goes.** CPU time per request of every process of this Ray instance while one "
+        f"path alone is loaded at concurrency {profile['level']} for {seconds} s (on 2 shared cores, CPU "
+        f"per request is what sets latency under load):\n\n{graph_profile.cpu_table(profile['cpu'])}\n\n"
+        f"py-spy on tier-router's ingress replica (path tr-auto-ro, concurrency {profile['level']}):\n\n"
+        f"```\n{profile['pyspy_ingress']}\n```\n"
+    )
 
 
 def main(argv=None) -> int:
@@ -175,8 +262,12 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, default=100, help="requests per path, level and round")
     p.add_argument("--rounds", type=int, default=2, help="rounds (path order rotates each round)")
     p.add_argument("--max-seconds", type=float, default=60.0, help="cap per path, level and round")
-    p.add_argument("--profile-seconds", type=int, default=15,
-                   help="per path: CPU accounting and a py-spy sample at concurrency 32 (0: skip)")
+    p.add_argument(
+        "--profile-seconds",
+        type=int,
+        default=15,
+        help="per path: CPU accounting and a py-spy sample at concurrency 32 (0: skip)",
+    )
     p.add_argument("--backend", default="onnx-int8", choices=["torch", "onnx-int8"], help="router encoder")
     args = p.parse_args(argv)
     levels = [int(x) for x in args.levels.split(",")]
@@ -194,10 +285,22 @@ def main(argv=None) -> int:
     md = render(rows, checks, args.backend)
     if profile:
         md += render_profile(profile, args.profile_seconds)
-    return finish(args, "graph", "2. Graph overhead (echo engine)", md, {
-        "rows": rows, "bar": checks,
-        "profile": profile, "cpu_bar": cpu_bar(profile) if profile else None, "levels": levels,
-        "n": args.n, "rounds": args.rounds, "elapsed_s": time.perf_counter() - start})
+    return finish(
+        args,
+        "graph",
+        "2. Graph overhead (echo engine)",
+        md,
+        {
+            "rows": rows,
+            "bar": checks,
+            "profile": profile,
+            "cpu_bar": cpu_bar(profile) if profile else None,
+            "levels": levels,
+            "n": args.n,
+            "rounds": args.rounds,
+            "elapsed_s": time.perf_counter() - start,
+        },
+    )
 
 
 if __name__ == "__main__":

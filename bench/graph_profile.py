@@ -53,9 +53,16 @@ async def cpu_per_request(port: int, paths: dict, make_body, level: int, seconds
 def cpu_table(rows: list[dict], top: int = 5) -> str:
     return markdown_table(
         ["path", "requests", "CPU ms/request (all Ray processes)", "largest shares (ms/request)"],
-        [[r["path"], r["requests"], round(r["total_cpu_ms"], 2),
-          ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["cpu_ms"].items(), key=lambda kv: -kv[1])[:top])]
-         for r in rows])
+        [
+            [
+                r["path"],
+                r["requests"],
+                round(r["total_cpu_ms"], 2),
+                ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["cpu_ms"].items(), key=lambda kv: -kv[1])[:top]),
+            ]
+            for r in rows
+        ],
+    )
 
 
 async def pyspy_ingress(port: int, prefix: str, make_body, level: int, seconds: int, fragment: str) -> str:

@@ -44,11 +44,15 @@ def prompts(data: Path, n: int) -> list[str]:
 
 def body_maker(texts: list[str], max_tokens: int, stream_every: int):
     def make(i: int) -> dict:
-        body = {"model": "auto", "max_tokens": max_tokens,
-                "messages": [{"role": "user", "content": texts[i % len(texts)]}]}
+        body = {
+            "model": "auto",
+            "max_tokens": max_tokens,
+            "messages": [{"role": "user", "content": texts[i % len(texts)]}],
+        }
         if stream_every and i % stream_every == 0:
             body["stream"] = True
         return body
+
     return make
 
 
@@ -66,19 +70,43 @@ async def sweep(port: int, levels: list[int], texts: list[str], args) -> list[di
 
 def render(steps: list[dict], args) -> str:
     table = markdown_table(
-        ["concurrency", "requests", "errors", "req/s", "p50 ms", "p99 ms", "stream TTFT p50 ms",
-         "stream TTFT p99 ms", "answered small/large", "escalation rate"],
-        [[s["concurrency"], s["requests"], s["errors"], round(s["req_per_s"], 2), round(s["p50_ms"]),
-          round(s["p99_ms"]), round(s["ttft_p50_ms"]), round(s["ttft_p99_ms"]),
-          f"{s['tiers'].get('small', 0)}/{s['tiers'].get('large', 0)}",
-          f"{100 * s['escalation_rate']:.0f}% ({s['escalated']}/{s['cascaded']})"] for s in steps])
-    return (f"`deployments/cpu.yaml` as shipped (both tiers SmolLM2-135M on vLLM CPU, one CPU "
-            f"each), model `auto`, MT-Bench first-turn prompts, `max_tokens` {args.max_tokens}, one "
-            f"request in {args.stream_every} streamed; at most {args.requests} requests or "
-            f"{args.max_seconds:.0f} s per step. `answered` counts `x-tier-router-tier` (escalated answers "
-            f"count as large); the escalation rate is over requests the cascade judged (routed to small). "
-            f"TTFT of a streamed request that routes to small with the cascade on is the small tier's whole "
-            f"generation (see README, streaming cost).\n\n{table}\n")
+        [
+            "concurrency",
+            "requests",
+            "errors",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "stream TTFT p50 ms",
+            "stream TTFT p99 ms",
+            "answered small/large",
+            "escalation rate",
+        ],
+        [
+            [
+                s["concurrency"],
+                s["requests"],
+                s["errors"],
+                round(s["req_per_s"], 2),
+                round(s["p50_ms"]),
+                round(s["p99_ms"]),
+                round(s["ttft_p50_ms"]),
+                round(s["ttft_p99_ms"]),
+                f"{s['tiers'].get('small', 0)}/{s['tiers'].get('large', 0)}",
+                f"{100 * s['escalation_rate']:.0f}% ({s['escalated']}/{s['cascaded']})",
+            ]
+            for s in steps
+        ],
+    )
+    return (
+        f"`deployments/cpu.yaml` as shipped (both tiers SmolLM2-135M on vLLM CPU, one CPU "
+        f"each), model `auto`, MT-Bench first-turn prompts, `max_tokens` {args.max_tokens}, one "
+        f"request in {args.stream_every} streamed; at most {args.requests} requests or "
+        f"{args.max_seconds:.0f} s per step. `answered` counts `x-tier-router-tier` (escalated answers "
+        f"count as large); the escalation rate is over requests the cascade judged (routed to small). "
+        f"TTFT of a streamed request that routes to small with the cascade on is the small tier's whole "
+        f"generation (see README, streaming cost).\n\n{table}\n"
+    )
 
 
 def main(argv=None) -> int:
@@ -104,9 +132,13 @@ def main(argv=None) -> int:
     finally:
         ray_session.stop()
     md = render(steps, args)
-    return finish(args, "load", "3. End-to-end load (CPU default, real vLLM)", md, {
-        "steps": steps,
-        "elapsed_s": time.perf_counter() - start})
+    return finish(
+        args,
+        "load",
+        "3. End-to-end load (CPU default, real vLLM)",
+        md,
+        {"steps": steps, "elapsed_s": time.perf_counter() - start},
+    )
 
 
 if __name__ == "__main__":

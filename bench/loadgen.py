@@ -46,12 +46,20 @@ class LoadResult:
             tiers[s.tier or "none"] = tiers.get(s.tier or "none", 0) + 1
         cascaded = [s for s in ok if s.escalated in ("yes", "no")]
         return {
-            "concurrency": self.concurrency, "requests": len(self.samples), "ok": len(ok),
-            "errors": len(self.samples) - len(ok), "wall_s": self.wall_s,
+            "concurrency": self.concurrency,
+            "requests": len(self.samples),
+            "ok": len(ok),
+            "errors": len(self.samples) - len(ok),
+            "wall_s": self.wall_s,
             "req_per_s": len(ok) / self.wall_s if self.wall_s > 0 else float("nan"),
-            "p50_ms": lat.p50, "p99_ms": lat.p99, "mean_ms": lat.mean,
-            "ttft_p50_ms": ttft.p50, "ttft_p99_ms": ttft.p99, "tiers": tiers,
-            "escalated": sum(s.escalated == "yes" for s in cascaded), "cascaded": len(cascaded),
+            "p50_ms": lat.p50,
+            "p99_ms": lat.p99,
+            "mean_ms": lat.mean,
+            "ttft_p50_ms": ttft.p50,
+            "ttft_p99_ms": ttft.p99,
+            "tiers": tiers,
+            "escalated": sum(s.escalated == "yes" for s in cascaded),
+            "cascaded": len(cascaded),
             "escalation_rate": (sum(s.escalated == "yes" for s in cascaded) / len(cascaded)) if cascaded else 0.0,
         }
 
@@ -69,9 +77,14 @@ async def _one(client: Any, url: str, body: dict[str, Any], timeout_s: float) ->
             return await _one_stream(client, url, body, timeout_s, start)
         resp = await client.post(url, json=body, timeout=timeout_s)
         await resp.aread()
-        return Sample(time.perf_counter() - start, resp.status_code, None,
-                      resp.headers.get(TIER_HEADER), resp.headers.get(ESCALATED_HEADER),
-                      None if resp.status_code == 200 else f"HTTP {resp.status_code}")
+        return Sample(
+            time.perf_counter() - start,
+            resp.status_code,
+            None,
+            resp.headers.get(TIER_HEADER),
+            resp.headers.get(ESCALATED_HEADER),
+            None if resp.status_code == 200 else f"HTTP {resp.status_code}",
+        )
     except Exception as exc:  # every failure is counted, never raised
         return Sample(time.perf_counter() - start, 0, error=type(exc).__name__)
 
@@ -82,9 +95,14 @@ async def _one_stream(client: Any, url: str, body: dict[str, Any], timeout_s: fl
         async for line in resp.aiter_lines():
             if ttft is None and line.startswith("data: ") and _has_content(line[6:]):
                 ttft = time.perf_counter() - start
-        return Sample(time.perf_counter() - start, resp.status_code, ttft,
-                      resp.headers.get(TIER_HEADER), resp.headers.get(ESCALATED_HEADER),
-                      None if resp.status_code == 200 else f"HTTP {resp.status_code}")
+        return Sample(
+            time.perf_counter() - start,
+            resp.status_code,
+            ttft,
+            resp.headers.get(TIER_HEADER),
+            resp.headers.get(ESCALATED_HEADER),
+            None if resp.status_code == 200 else f"HTTP {resp.status_code}",
+        )
 
 
 def _has_content(data: str) -> bool:
@@ -97,9 +115,15 @@ def _has_content(data: str) -> bool:
     return any((c.get("delta") or {}).get("content") for c in choices)
 
 
-async def run_load(url: str, make_body: Callable[[int], dict[str, Any]], concurrency: int,
-                   max_requests: int, max_duration_s: float, timeout_s: float = 60.0,
-                   client: Any = None) -> LoadResult:
+async def run_load(
+    url: str,
+    make_body: Callable[[int], dict[str, Any]],
+    concurrency: int,
+    max_requests: int,
+    max_duration_s: float,
+    timeout_s: float = 60.0,
+    client: Any = None,
+) -> LoadResult:
     """Closed loop: `concurrency` workers, at most `max_requests` requests and `max_duration_s`."""
     check_loopback(url)
     if concurrency < 1 or max_requests < 1 or max_duration_s <= 0:

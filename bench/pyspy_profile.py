@@ -32,9 +32,25 @@ def start(pid: int, seconds: int) -> tuple[subprocess.Popen, Path] | None:
     if binary is None:
         return None
     out = Path(tempfile.mkdtemp()) / "stacks.txt"
-    proc = subprocess.Popen([binary, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "200",
-                             "--format", "raw", "--nonblocking", "--output", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            binary,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(seconds),
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "--nonblocking",
+            "--output",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return proc, out
 
 
@@ -69,6 +85,6 @@ def _short(frame: str) -> str:
     where = where.rstrip(")").rsplit(":", 1)[0]
     for marker in ("site-packages/", "serve_app/", "lib/python3"):
         if marker in where:
-            where = where[where.index(marker):].removeprefix("site-packages/")
+            where = where[where.index(marker) :].removeprefix("site-packages/")
             break
     return f"{name} ({where})" if where else name

@@ -46,9 +46,11 @@ def machine_info() -> dict[str, Any]:
 
 def machine_line(info: dict[str, Any]) -> str:
     v = ", ".join(f"{k} {val}" for k, val in info["versions"].items() if val)
-    return (f"{info['cpu_model']}, {info['usable_cores']} cores usable (1-min load average "
-            f"{info['load_average_1m']} when recorded; other work shares this machine), "
-            f"Python {info['python']}; {v}; {info['date']}")
+    return (
+        f"{info['cpu_model']}, {info['usable_cores']} cores usable (1-min load average "
+        f"{info['load_average_1m']} when recorded; other work shares this machine), "
+        f"Python {info['python']}; {v}; {info['date']}"
+    )
 
 
 def fmt(value: Any, digits: int = 2) -> str:
@@ -63,8 +65,9 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
     return "\n".join(lines)
 
 
-def write_result(path: Path, name: str, command: str, payload: dict[str, Any],
-                 machine: Optional[dict[str, Any]] = None) -> Path:
+def write_result(
+    path: Path, name: str, command: str, payload: dict[str, Any], machine: Optional[dict[str, Any]] = None
+) -> Path:
     """JSON with the benchmark name, the command that ran it and the machine it ran on."""
     path.parent.mkdir(parents=True, exist_ok=True)
     body = {"benchmark": name, "command": command, "machine": machine or machine_info(), **payload}

@@ -67,8 +67,22 @@ def ensure_artifacts(data_dir: str, folder: Path, smoke: bool) -> dict[str, str]
     for kind in ("knn", "logistic"):
         path = folder / f"{kind}.npz"
         if not path.exists():
-            subprocess.run([sys.executable, "-m", "serve_app.cli", "train", data, "--kind", kind,
-                            "--out", str(path), "--no-report", "--quiet"], check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "serve_app.cli",
+                    "train",
+                    data,
+                    "--kind",
+                    kind,
+                    "--out",
+                    str(path),
+                    "--no-report",
+                    "--quiet",
+                ],
+                check=True,
+            )
         out[kind] = str(path)
     return out
 
@@ -135,9 +149,16 @@ def agreement(data_dir: str, torch_enc, onnx_enc, per_file: int) -> list[dict]:
         a, b = torch_enc.encode(texts), onnx_enc.encode(texts)
         cos = (a * b).sum(axis=1)
         sa, sb = np.array(scorers[0].score_vectors(a)), np.array(scorers[1].score_vectors(b))
-        rows.append({"dataset": name, "prompts": len(texts), "cos_min": float(cos.min()),
-                     "cos_mean": float(cos.mean()), "agree": float(np.mean((sa > 4.0) == (sb > 4.0))),
-                     "score_diff": float(np.abs(sa - sb).mean())})
+        rows.append(
+            {
+                "dataset": name,
+                "prompts": len(texts),
+                "cos_min": float(cos.min()),
+                "cos_mean": float(cos.mean()),
+                "agree": float(np.mean((sa > 4.0) == (sb > 4.0))),
+                "score_diff": float(np.abs(sa - sb).mean()),
+            }
+        )
     return rows
 
 
@@ -153,8 +174,11 @@ def profile_scoring(core, prompts: list[tuple[str, int]], n: int, top: int = 14)
     stats.sort_stats("tottime").print_stats(top)
     lines = [ln for ln in buf.getvalue().splitlines() if ln.strip()]
     start = next((i for i, ln in enumerate(lines) if ln.lstrip().startswith("ncalls")), 0)
-    inference = sum(tt for (file, _, func), (_, _, tt, _, _) in stats.stats.items()
-                    if "run" in func and ("onnxruntime" in func or "onnxruntime" in file or "torch" in file))
+    inference = sum(
+        tt
+        for (file, _, func), (_, _, tt, _, _) in stats.stats.items()
+        if "run" in func and ("onnxruntime" in func or "onnxruntime" in file or "torch" in file)
+    )
     share = inference / stats.total_tt if stats.total_tt else float("nan")
     text = "\n".join(_shorten(ln) for ln in lines[start:])
     return f"share of routing time inside the model runtime's own calls: {100 * share:.0f}%\n{text}"
@@ -165,5 +189,5 @@ def _shorten(line: str) -> str:
     for marker in ("site-packages/", "serve_app/", "lib/python3"):
         idx = line.find(marker)
         if idx >= 0:
-            return line[:line.rfind(" ", 0, idx) + 1] + line[idx:]
+            return line[: line.rfind(" ", 0, idx) + 1] + line[idx:]
     return line

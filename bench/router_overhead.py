@@ -13,8 +13,19 @@ import time
 
 import numpy as np
 
-from bench.router_measure import (BUCKETS, agreement, artifact_dir, bucket_prompts, build_core, ensure_artifacts,
-                            load_prompts, measure_batch, measure_cache_hit, measure_single, profile_scoring)
+from bench.router_measure import (
+    BUCKETS,
+    agreement,
+    artifact_dir,
+    bucket_prompts,
+    build_core,
+    ensure_artifacts,
+    load_prompts,
+    measure_batch,
+    measure_cache_hit,
+    measure_single,
+    profile_scoring,
+)
 from bench.serving_report import common_args, finish
 from bench.report import markdown_table
 
@@ -32,13 +43,20 @@ def make_encoders() -> dict:
 def run_latency(encoders, buckets, artifacts, args) -> list[dict]:
     rows = []
     for strategy in STRATEGIES:
-        for backend in (BACKENDS if strategy != "length" else ("none",)):
+        for backend in BACKENDS if strategy != "length" else ("none",):
             core = build_core(strategy, encoders.get(backend, encoders["torch"]), artifacts, cache_size=0)
             for bucket, prompts in buckets.items():
                 single = measure_single(core, prompts, args.n)
-                rows.append({"strategy": strategy, "backend": backend, "bucket": bucket,
-                             "tokens": float(np.mean([t for _, t in prompts])), **single,
-                             "batch_prompts_per_s": measure_batch(core, prompts, args.batch, args.batches)})
+                rows.append(
+                    {
+                        "strategy": strategy,
+                        "backend": backend,
+                        "bucket": bucket,
+                        "tokens": float(np.mean([t for _, t in prompts])),
+                        **single,
+                        "batch_prompts_per_s": measure_batch(core, prompts, args.batch, args.batches),
+                    }
+                )
                 print(f"  {strategy:9} {backend:9} {bucket:6} p50 {single['p50_ms']:.2f} ms", flush=True)
     return rows
 
@@ -46,23 +64,50 @@ def run_latency(encoders, buckets, artifacts, args) -> list[dict]:
 def latency_table(rows: list[dict]) -> str:
     return markdown_table(
         ["strategy", "backend", "prompt", "tokens", "p50 ms", "p99 ms", "CPU ms/prompt", "batched prompts/s"],
-        [[r["strategy"], r["backend"], r["bucket"], round(r["tokens"]), r["p50_ms"], r["p99_ms"],
-          r["cpu_ms"], round(r["batch_prompts_per_s"], 1)] for r in rows])
+        [
+            [
+                r["strategy"],
+                r["backend"],
+                r["bucket"],
+                round(r["tokens"]),
+                r["p50_ms"],
+                r["p99_ms"],
+                r["cpu_ms"],
+                round(r["batch_prompts_per_s"], 1),
+            ]
+            for r in rows
+        ],
+    )
 
 
 def agreement_table(rows: list[dict]) -> str:
     return markdown_table(
         ["dataset", "prompts", "cosine min", "cosine mean", "decisions agree", "mean abs score diff"],
-        [[r["dataset"], r["prompts"], f"{r['cos_min']:.4f}", f"{r['cos_mean']:.4f}",
-          f"{100 * r['agree']:.2f}%", round(r["score_diff"], 3)] for r in rows])
+        [
+            [
+                r["dataset"],
+                r["prompts"],
+                f"{r['cos_min']:.4f}",
+                f"{r['cos_mean']:.4f}",
+                f"{100 * r['agree']:.2f}%",
+                round(r["score_diff"], 3),
+            ]
+            for r in rows
+        ],
+    )
 
 
 def bars(rows, cache) -> dict:
     med = [r for r in rows if r["bucket"] == "medium" and r["strategy"] == "exemplar"]
     best = min(med, key=lambda r: r["p50_ms"])
-    return {"best_backend": best["backend"], "medium_p50_ms": best["p50_ms"],
-            "medium_cpu_ms": best["cpu_ms"], "router_bar_met": best["p50_ms"] < BAR_MS,
-            "cache_p50_ms": cache["p50_ms"], "cache_bar_met": cache["p50_ms"] < CACHE_BAR_MS}
+    return {
+        "best_backend": best["backend"],
+        "medium_p50_ms": best["p50_ms"],
+        "medium_cpu_ms": best["cpu_ms"],
+        "router_bar_met": best["p50_ms"] < BAR_MS,
+        "cache_p50_ms": cache["p50_ms"],
+        "cache_bar_met": cache["p50_ms"] < CACHE_BAR_MS,
+    }
 
 
 def render(rows, cache, agree, verdict, profile) -> str:
@@ -70,11 +115,17 @@ def render(rows, cache, agree, verdict, profile) -> str:
     lines = [
         "Single-prompt latency (wall p50/p99 and CPU time per prompt, cache off, one thread) and "
         "batched throughput (batches of 32), real prompts from the shared datasets bucketed by "
-        "MiniLM token count.", "", latency_table(rows), "",
+        "MiniLM token count.",
+        "",
+        latency_table(rows),
+        "",
         f"Cache hit (in-process `RouterCore.route` on a cached text): p50 {cache['p50_ms'] * 1000:.1f} us, "
-        f"p99 {cache['p99_ms'] * 1000:.1f} us.", "",
-        "Backend agreement, exemplar strategy at threshold 4.0 (fp32 torch vs int8 ONNX):", "",
-        agreement_table(agree), "",
+        f"p99 {cache['p99_ms'] * 1000:.1f} us.",
+        "",
+        "Backend agreement, exemplar strategy at threshold 4.0 (fp32 torch vs int8 ONNX):",
+        "",
+        agreement_table(agree),
+        "",
         f"**Bar.** Medium prompt, exemplar, best backend ({verdict['best_backend']}): p50 "
         f"{verdict['medium_p50_ms']:.2f} ms wall, {verdict['medium_cpu_ms']:.2f} ms CPU "
         f"(bar {BAR_MS} ms: {'met' if verdict['router_bar_met'] else missed}). "
@@ -82,8 +133,15 @@ def render(rows, cache, agree, verdict, profile) -> str:
         f"{'met' if verdict['cache_bar_met'] else 'missed'}).",
     ]
     if profile:
-        lines += ["", "Where the time goes (cProfile, exemplar strategy, best backend, medium prompts, "
-                      "top functions by own time):", "", "```", profile.strip(), "```"]
+        lines += [
+            "",
+            "Where the time goes (cProfile, exemplar strategy, best backend, medium prompts, "
+            "top functions by own time):",
+            "",
+            "```",
+            profile.strip(),
+            "```",
+        ]
     return "\n".join(lines)
 
 
@@ -105,17 +163,29 @@ def main(argv=None) -> int:
     buckets = bucket_prompts(texts, encoders["onnx-int8"], per_bucket=max(args.n, args.batch))
     artifacts = ensure_artifacts(args.data, artifact_dir(args.smoke), smoke=args.smoke)
     rows = run_latency(encoders, buckets, artifacts, args)
-    cache = measure_cache_hit(build_core("exemplar", encoders["onnx-int8"], artifacts, cache_size=10_000),
-                              2000 if not args.smoke else 50)
+    cache = measure_cache_hit(
+        build_core("exemplar", encoders["onnx-int8"], artifacts, cache_size=10_000), 2000 if not args.smoke else 50
+    )
     agree = agreement(args.data, encoders["torch"], encoders["onnx-int8"], args.agree_n)
     verdict = bars(rows, cache)
-    profile = profile_scoring(build_core("exemplar", encoders[verdict["best_backend"]], artifacts, 0),
-                              buckets["medium"], args.n)
+    profile = profile_scoring(
+        build_core("exemplar", encoders[verdict["best_backend"]], artifacts, 0), buckets["medium"], args.n
+    )
     md = render(rows, cache, agree, verdict, profile)
-    return finish(args, "router", "1. Router scoring", md, {
-        "latency": rows, "cache_hit": cache,
-        "agreement": agree, "bars": verdict, "buckets_tokens": BUCKETS,
-        "elapsed_s": time.perf_counter() - start})
+    return finish(
+        args,
+        "router",
+        "1. Router scoring",
+        md,
+        {
+            "latency": rows,
+            "cache_hit": cache,
+            "agreement": agree,
+            "bars": verdict,
+            "buckets_tokens": BUCKETS,
+            "elapsed_s": time.perf_counter() - start,
+        },
+    )
 
 
 if __name__ == "__main__":

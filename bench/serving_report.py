@@ -75,8 +75,7 @@ def finish(args: argparse.Namespace, name: str, title: str, md: str, data: dict)
     from bench.report import write_result
 
     print(md)
-    path = write_result(out_dir(args) / f"{name}.json", name, command_line(),
-                        {"title": title, "markdown": md, **data})
+    path = write_result(out_dir(args) / f"{name}.json", name, command_line(), {"title": title, "markdown": md, **data})
     print(f"wrote {path}")
     publish(args)
     return 0
@@ -89,8 +88,10 @@ def publish(args: argparse.Namespace) -> None:
     loaded = {n: json.loads((RESULTS / f"{n}.json").read_text()) for n in ORDER if (RESULTS / f"{n}.json").exists()}
     parts = [INTRO, bars_summary(loaded), NOTES]
     for name, data in loaded.items():
-        parts.append(f"### {data['title']}\n\nCommand: `{data['command']}`  \n"
-                     f"Machine: {machine_line(data['machine'])}\n\n{data['markdown'].strip()}\n")
+        parts.append(
+            f"### {data['title']}\n\nCommand: `{data['command']}`  \n"
+            f"Machine: {machine_line(data['machine'])}\n\n{data['markdown'].strip()}\n"
+        )
     update_section(Path(args.report), "\n".join(parts))
     print(f"updated the serving section of {args.report}")
 
@@ -100,21 +101,44 @@ def bars_summary(loaded: dict) -> str:
     rows = []
     if "router" in loaded:
         b = loaded["router"]["bars"]
-        rows.append(["router p50, medium prompt, best backend, one core", "< 5 ms",
-                     f"{b['medium_p50_ms']:.2f} ms wall, {b['medium_cpu_ms']:.2f} ms CPU ({b['best_backend']})",
-                     "met" if b["router_bar_met"] else f"missed by {b['medium_p50_ms'] - 5:.2f} ms wall, "
-                                                          f"{b['medium_cpu_ms'] - 5:.2f} ms CPU"])
-        rows.append(["cache hit", "< 0.1 ms", f"{1000 * b['cache_p50_ms']:.1f} us p50",
-                     "met" if b["cache_bar_met"] else "missed"])
+        rows.append(
+            [
+                "router p50, medium prompt, best backend, one core",
+                "< 5 ms",
+                f"{b['medium_p50_ms']:.2f} ms wall, {b['medium_cpu_ms']:.2f} ms CPU ({b['best_backend']})",
+                "met"
+                if b["router_bar_met"]
+                else f"missed by {b['medium_p50_ms'] - 5:.2f} ms wall, {b['medium_cpu_ms'] - 5:.2f} ms CPU",
+            ]
+        )
+        rows.append(
+            [
+                "cache hit",
+                "< 0.1 ms",
+                f"{1000 * b['cache_p50_ms']:.1f} us p50",
+                "met" if b["cache_bar_met"] else "missed",
+            ]
+        )
     if "graph" in loaded:
         for c in loaded["graph"]["bar"]:
-            rows.append([f"graph added p50 at concurrency {c['concurrency']}",
-                         f"<= {c['allowed_p50_ms']:.1f} ms", f"{c['tr_auto_ro_added_p50_ms']:.1f} ms",
-                         "met" if c["met"] else f"missed by {c['tr_auto_ro_added_p50_ms'] - c['allowed_p50_ms']:.1f} ms"])
+            rows.append(
+                [
+                    f"graph added p50 at concurrency {c['concurrency']}",
+                    f"<= {c['allowed_p50_ms']:.1f} ms",
+                    f"{c['tr_auto_ro_added_p50_ms']:.1f} ms",
+                    "met" if c["met"] else f"missed by {c['tr_auto_ro_added_p50_ms'] - c['allowed_p50_ms']:.1f} ms",
+                ]
+            )
         c = loaded["graph"].get("cpu_bar")
         if c:
-            rows.append(["graph added CPU per request (concurrency 32)", f"<= {c['allowed_cpu_ms']:.1f} ms",
-                         f"{c['tr_auto_ro_added_cpu_ms']:.1f} ms", "met" if c["met"] else "missed"])
+            rows.append(
+                [
+                    "graph added CPU per request (concurrency 32)",
+                    f"<= {c['allowed_cpu_ms']:.1f} ms",
+                    f"{c['tr_auto_ro_added_cpu_ms']:.1f} ms",
+                    "met" if c["met"] else "missed",
+                ]
+            )
     if not rows:
         return ""
     from bench.report import markdown_table

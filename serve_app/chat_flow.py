@@ -79,8 +79,14 @@ def _validation_message(exc: ValidationError) -> tuple[str, Optional[str]]:
 class ChatFlow:
     """The ingress's request logic. `cascade_policy` may be replaced live (ingress reconfigure)."""
 
-    def __init__(self, route_fn: RouteFn, tiers: dict[str, TierClient], request_factory: RequestFactory,
-                 router_timeout_s: float = 5.0, cascade_policy: Optional[CascadePolicy] = None):
+    def __init__(
+        self,
+        route_fn: RouteFn,
+        tiers: dict[str, TierClient],
+        request_factory: RequestFactory,
+        router_timeout_s: float = 5.0,
+        cascade_policy: Optional[CascadePolicy] = None,
+    ):
         self.route_fn = route_fn
         self.tiers = tiers
         self.request_factory = request_factory
@@ -119,11 +125,22 @@ class ChatFlow:
                     reason = "fallback"
                 elif outcome.escalated:
                     reason = "escalated"
-                return ChatResult({**evidence, **outcome.headers()}, outcome.body, outcome.stream, outcome.tier,
-                                  reason, outcome.attempts, outcome.answer, score, True, body)
+                return ChatResult(
+                    {**evidence, **outcome.headers()},
+                    outcome.body,
+                    outcome.stream,
+                    outcome.tier,
+                    reason,
+                    outcome.attempts,
+                    outcome.answer,
+                    score,
+                    True,
+                    body,
+                )
             attempt = Attempt(route.tier)
-            result = ChatResult(evidence, tier=route.tier, reason=reason, attempts=[attempt],
-                                route_score=score, request_body=body)
+            result = ChatResult(
+                evidence, tier=route.tier, reason=reason, attempts=[attempt], route_score=score, request_body=body
+            )
             if stream:
                 options.on_usage = lambda usage: setattr(attempt, "usage", usage)
                 result.stream = await self.tiers[route.tier].open_stream(request, options)

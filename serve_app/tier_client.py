@@ -47,8 +47,11 @@ def _frames(item: Any) -> list[str]:
     frames: list[str] = []
     for piece in items:
         if isinstance(piece, str):
-            frames.extend(f"data: {p.strip()[len('data:'):].strip()}\n\n"
-                          for p in piece.split("\n\n") if p.strip().startswith("data:"))
+            frames.extend(
+                f"data: {p.strip()[len('data:') :].strip()}\n\n"
+                for p in piece.split("\n\n")
+                if p.strip().startswith("data:")
+            )
         else:
             frames.append(f"data: {json.dumps(piece.model_dump(exclude_none=True))}\n\n")
     return frames
@@ -57,7 +60,7 @@ def _frames(item: Any) -> list[str]:
 def _usage_only(frame: str) -> Optional[dict[str, Any]]:
     """The usage of the final usage chunk (`choices: []`, sent by OpenAI only on request), or None
     for any other frame."""
-    payload = frame[len("data: "):].strip()
+    payload = frame[len("data: ") :].strip()
     if payload == "[DONE]" or '"choices":[]' not in payload.replace(" ", ""):
         return None
     try:
@@ -69,15 +72,16 @@ def _usage_only(frame: str) -> Optional[dict[str, Any]]:
 
 def _frame_error(tier: str, frame: str) -> Optional[APIError]:
     """The error an SSE frame carries instead of a chunk (vLLM streams errors this way), or None."""
-    payload = frame[len("data: "):].strip()
+    payload = frame[len("data: ") :].strip()
     if not payload.startswith("{") or '"error"' not in payload:
         return None
     try:
         data = json.loads(payload)
     except json.JSONDecodeError:
         return None
-    error = data.get("error") if isinstance(data.get("error"), dict) else (
-        data if data.get("object") == "error" else None)
+    error = (
+        data.get("error") if isinstance(data.get("error"), dict) else (data if data.get("object") == "error" else None)
+    )
     if error is None:
         return None
     code = error.get("code")

@@ -28,8 +28,11 @@ def _unstreamed(body: dict[str, Any]) -> dict[str, Any]:
 
 def logprob_request(body: dict[str, Any], top_logprobs: int) -> dict[str, Any]:
     """The small-tier body for the logprobs method: same prompt, token logprobs requested."""
-    return {**_unstreamed(body), "logprobs": True,
-            "top_logprobs": max(top_logprobs, int(body.get("top_logprobs") or 0))}
+    return {
+        **_unstreamed(body),
+        "logprobs": True,
+        "top_logprobs": max(top_logprobs, int(body.get("top_logprobs") or 0)),
+    }
 
 
 def self_assessment_request(body: dict[str, Any], instruction: str) -> dict[str, Any]:
@@ -38,9 +41,13 @@ def self_assessment_request(body: dict[str, Any], instruction: str) -> dict[str,
     messages = [{"role": "system", "content": instruction}, *body["messages"]]
     budget = {k: body[k] + WRAPPER_TOKENS for k in ("max_tokens", "max_completion_tokens") if body.get(k)}
     return {
-        **_unstreamed(body), **budget, "messages": messages,
-        "response_format": {"type": "json_schema", "json_schema": {
-            "name": "answer_with_confidence", "schema": SELF_ASSESSMENT_SCHEMA, "strict": True}},
+        **_unstreamed(body),
+        **budget,
+        "messages": messages,
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": "answer_with_confidence", "schema": SELF_ASSESSMENT_SCHEMA, "strict": True},
+        },
     }
 
 
@@ -57,8 +64,14 @@ def logprob_confidence(logprobs: Any, weight: float) -> Optional[float]:
         if not isinstance(lp, (int, float)) or math.isnan(lp):
             return None
         lps.append(max(float(lp), -100.0))
-        alts = sorted((max(float(t["logprob"]), -100.0) for t in token.get("top_logprobs") or []
-                       if isinstance(t.get("logprob"), (int, float))), reverse=True)
+        alts = sorted(
+            (
+                max(float(t["logprob"]), -100.0)
+                for t in token.get("top_logprobs") or []
+                if isinstance(t.get("logprob"), (int, float))
+            ),
+            reverse=True,
+        )
         p1 = math.exp(alts[0]) if alts else math.exp(lps[-1])
         p2 = math.exp(alts[1]) if len(alts) > 1 else 0.0
         margins.append(max(0.0, p1 - p2))

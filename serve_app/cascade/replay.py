@@ -9,9 +9,14 @@ WORDS_PER_CHUNK = 8
 
 
 def _chunk(response: dict[str, Any], choices: list[dict[str, Any]], **extra: Any) -> str:
-    body = {"id": response.get("id", ""), "object": "chat.completion.chunk",
-            "created": response.get("created", 0), "model": response.get("model", ""),
-            "choices": choices, **extra}
+    body = {
+        "id": response.get("id", ""),
+        "object": "chat.completion.chunk",
+        "created": response.get("created", 0),
+        "model": response.get("model", ""),
+        "choices": choices,
+        **extra,
+    }
     return f"data: {json.dumps(body)}\n\n"
 
 
@@ -21,14 +26,16 @@ def replay_frames(response: dict[str, Any], include_usage: bool) -> list[str]:
     for choice in response.get("choices", []):
         index = choice.get("index", 0)
         message = choice.get("message") or {}
-        frames.append(_chunk(response, [{"index": index, "delta": {"role": "assistant", "content": ""},
-                                         "finish_reason": None}]))
+        frames.append(
+            _chunk(response, [{"index": index, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
+        )
         pieces = re.findall(r"\S+\s*|\s+", message.get("content") or "")
         for start in range(0, len(pieces), WORDS_PER_CHUNK):
-            text = "".join(pieces[start:start + WORDS_PER_CHUNK])
+            text = "".join(pieces[start : start + WORDS_PER_CHUNK])
             frames.append(_chunk(response, [{"index": index, "delta": {"content": text}, "finish_reason": None}]))
-        frames.append(_chunk(response, [{"index": index, "delta": {},
-                                         "finish_reason": choice.get("finish_reason") or "stop"}]))
+        frames.append(
+            _chunk(response, [{"index": index, "delta": {}, "finish_reason": choice.get("finish_reason") or "stop"}])
+        )
     if include_usage and response.get("usage"):
         frames.append(_chunk(response, [], usage=response["usage"]))
     frames.append("data: [DONE]\n\n")

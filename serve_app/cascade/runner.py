@@ -32,8 +32,10 @@ class Attempt:
 
     def header_value(self) -> str:
         usage = self.usage or {}
-        return (f"{self.tier};prompt={usage.get('prompt_tokens', 0)};"
-                f"completion={usage.get('completion_tokens', 0)};discarded={int(self.discarded)}")
+        return (
+            f"{self.tier};prompt={usage.get('prompt_tokens', 0)};"
+            f"completion={usage.get('completion_tokens', 0)};discarded={int(self.discarded)}"
+        )
 
 
 @dataclass
@@ -63,9 +65,13 @@ class CascadeOutcome:
 
     def extension(self) -> dict[str, Any]:
         """The `tier_router` field added to non-streaming response bodies."""
-        return {"escalated": self.escalated, "escalation_reason": self.reason,
-                "confidence": self.confidence, "confidence_method": self.method,
-                "attempts": [a.__dict__ for a in self.attempts]}
+        return {
+            "escalated": self.escalated,
+            "escalation_reason": self.reason,
+            "confidence": self.confidence,
+            "confidence_method": self.method,
+            "attempts": [a.__dict__ for a in self.attempts],
+        }
 
 
 def _client_view(response: dict[str, Any], body: dict[str, Any], content: Optional[str]) -> dict[str, Any]:
@@ -86,6 +92,7 @@ def _client_view(response: dict[str, Any], body: dict[str, Any], content: Option
 
 def _recording_usage(options: StreamOptions, attempt: Attempt) -> StreamOptions:
     """`options` that also record the stream's usage on `attempt` (known only when it ends)."""
+
     def on_usage(usage: dict[str, Any]) -> None:
         attempt.usage = usage
         if options.on_usage is not None:
@@ -102,8 +109,9 @@ class Cascade:
         self.large = large
         self.request_factory = request_factory
 
-    async def run(self, body: dict[str, Any], policy: CascadePolicy, stream: bool,
-                  options: StreamOptions) -> CascadeOutcome:
+    async def run(
+        self, body: dict[str, Any], policy: CascadePolicy, stream: bool, options: StreamOptions
+    ) -> CascadeOutcome:
         if policy.method == "logprobs":
             small_body = logprob_request(body, policy.top_logprobs)
         else:
@@ -127,8 +135,9 @@ class Cascade:
         attempt.discarded = True
         return await self._escalate(body, policy, stream, options, [attempt], answer, "low-confidence")
 
-    def _judge(self, response: dict[str, Any], body: dict[str, Any],
-               policy: CascadePolicy) -> tuple[Optional[float], Optional[dict[str, Any]]]:
+    def _judge(
+        self, response: dict[str, Any], body: dict[str, Any], policy: CascadePolicy
+    ) -> tuple[Optional[float], Optional[dict[str, Any]]]:
         """(confidence, the answer as the client would see it, or None when there is none)."""
         choice = (response.get("choices") or [{}])[0]
         if policy.method == "logprobs":
@@ -138,8 +147,9 @@ class Cascade:
         content, confidence = parse_self_assessment(raw, choice.get("finish_reason") == "length")
         return confidence, None if content is None else _client_view(response, body, content)
 
-    def _answer_small(self, answer, body, policy, stream, options, attempts, reason, confidence,
-                      escalated=False) -> CascadeOutcome:
+    def _answer_small(
+        self, answer, body, policy, stream, options, attempts, reason, confidence, escalated=False
+    ) -> CascadeOutcome:
         outcome = CascadeOutcome("small", escalated, reason, policy.method, confidence, attempts, answer=answer)
         if stream:
             outcome.stream = replay(answer, options.include_usage)
@@ -163,8 +173,9 @@ class Cascade:
             logger.warning("escalation failed (%s); returning the small answer", exc.message)
             large.error, large.discarded = exc.message, True
             attempts[0].discarded = False
-            return self._answer_small(small_answer, body, policy, stream, options, [*attempts, large],
-                                      "escalation-failed", confidence)
+            return self._answer_small(
+                small_answer, body, policy, stream, options, [*attempts, large], "escalation-failed", confidence
+            )
         large.usage = response.get("usage")
         outcome = CascadeOutcome("large", True, reason, policy.method, confidence, [*attempts, large])
         outcome.body = {**response, "tier_router": outcome.extension()}

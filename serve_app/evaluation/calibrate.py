@@ -37,12 +37,16 @@ def escalation_share(scores: np.ndarray, weak: np.ndarray, strong: np.ndarray, t
     (what a cascade that catches every such answer would escalate)."""
     small = np.asarray(scores) <= threshold
     worse = np.asarray(weak) < np.asarray(strong)
-    return {"routed_large": float(np.mean(~small)), "escalated": float(np.mean(small & worse)),
-            "large_calls_with_cascade": float(np.mean(~small | (small & worse)))}
+    return {
+        "routed_large": float(np.mean(~small)),
+        "escalated": float(np.mean(small & worse)),
+        "large_calls_with_cascade": float(np.mean(~small | (small & worse))),
+    }
 
 
-def write_threshold(config_path: Path, threshold: float, app: Optional[str] = None,
-                    strategy: Optional[dict] = None) -> list[str]:
+def write_threshold(
+    config_path: Path, threshold: float, app: Optional[str] = None, strategy: Optional[dict] = None
+) -> list[str]:
     """Set router.policy.threshold (and `strategy`, when given) of every tier-router app, or of the
     one named, in a serve config."""
     from ruamel.yaml import YAML
@@ -77,9 +81,10 @@ def add_parser(sub) -> None:
     p.add_argument("--share", type=float, required=True, help="target share of large-tier calls, 0-1")
     p.add_argument("--config", help="serve config YAML whose router policy (strategy) scores the prompts")
     p.add_argument("--app", help="application name in the serve config (default: every tier-router app)")
-    p.add_argument("--strategy", help='strategy as JSON instead of --config, e.g. \'{"name": "knn", "artifact": "knn.npz"}\'')
-    p.add_argument("--write", action="store_true",
-                   help="write the threshold (and --strategy, if given) into --config")
+    p.add_argument(
+        "--strategy", help='strategy as JSON instead of --config, e.g. \'{"name": "knn", "artifact": "knn.npz"}\''
+    )
+    p.add_argument("--write", action="store_true", help="write the threshold (and --strategy, if given) into --config")
     p.add_argument("--labels", help="weak,strong model names: if the prompts file has scores, report escalation")
     p.set_defaults(func=run)
 
@@ -109,8 +114,13 @@ def run(args: argparse.Namespace) -> int:
     encoder = CachedEncoder(EmbeddingStore()) if needs_encoder(config) else None
     scores = np.array(build_scorer(config, encoder).score(prompts))
     threshold = quantile_threshold(scores, args.share)
-    result = {"strategy": config.name, "prompts": len(prompts), "target_share": args.share,
-              "threshold": round(threshold, 4), "large_share": float(np.mean(scores > threshold))}
+    result = {
+        "strategy": config.name,
+        "prompts": len(prompts),
+        "target_share": args.share,
+        "threshold": round(threshold, 4),
+        "large_share": float(np.mean(scores > threshold)),
+    }
     if args.labels:
         weak, strong = args.labels.split(",")
         rows = read_rows(args.prompts)

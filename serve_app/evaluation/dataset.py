@@ -32,9 +32,15 @@ class LabelledSet:
     def subset(self, index: np.ndarray) -> "LabelledSet":
         pick = [int(i) for i in index]
         return LabelledSet(
-            self.name, [self.prompts[i] for i in pick], [self.categories[i] for i in pick],
-            [self.splits[i] for i in pick], self.weak[pick], self.strong[pick],
-            self.weak_model, self.strong_model, [self.ids[i] for i in pick] if self.ids else [],
+            self.name,
+            [self.prompts[i] for i in pick],
+            [self.categories[i] for i in pick],
+            [self.splits[i] for i in pick],
+            self.weak[pick],
+            self.strong[pick],
+            self.weak_model,
+            self.strong_model,
+            [self.ids[i] for i in pick] if self.ids else [],
         )
 
     def score_range(self) -> float:
@@ -69,8 +75,9 @@ def default_pair(rows: list[dict]) -> tuple[str, str]:
     return weak, strong
 
 
-def load_labelled(path: str | Path, weak: Optional[str] = None, strong: Optional[str] = None,
-                  name: Optional[str] = None) -> LabelledSet:
+def load_labelled(
+    path: str | Path, weak: Optional[str] = None, strong: Optional[str] = None, name: Optional[str] = None
+) -> LabelledSet:
     """Read a labelled JSONL for one weak -> strong model pair."""
     rows = read_rows(path)
     if not rows:
@@ -88,7 +95,9 @@ def load_labelled(path: str | Path, weak: Optional[str] = None, strong: Optional
         splits=[str(r.get("split", "test")) for r in rows],
         weak=np.array([float(r["scores"][weak]) for r in rows]),
         strong=np.array([float(r["scores"][strong]) for r in rows]),
-        weak_model=weak, strong_model=strong, ids=[str(r.get("id", i)) for i, r in enumerate(rows)],
+        weak_model=weak,
+        strong_model=strong,
+        ids=[str(r.get("id", i)) for i, r in enumerate(rows)],
     )
 
 

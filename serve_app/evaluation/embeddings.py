@@ -36,8 +36,9 @@ def default_encoder():
 class EmbeddingStore:
     """Embeds texts once per content; the encoder is built lazily, only on a cache miss."""
 
-    def __init__(self, encoder_factory: Optional[Callable] = None, folder: Optional[Path] = None,
-                 progress: bool = True):
+    def __init__(
+        self, encoder_factory: Optional[Callable] = None, folder: Optional[Path] = None, progress: bool = True
+    ):
         self._factory = encoder_factory
         self._encoder = None
         self.folder = Path(folder) if folder else cache_dir()
@@ -66,7 +67,7 @@ class EmbeddingStore:
         parts = []
         with tqdm(total=len(texts), desc=label, unit="prompt", disable=not self.progress) as bar:
             for start in range(0, len(texts), CHUNK):
-                chunk = texts[start:start + CHUNK]
+                chunk = texts[start : start + CHUNK]
                 parts.append(encoder.encode(chunk))
                 bar.update(len(chunk))
         if not parts:

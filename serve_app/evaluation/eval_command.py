@@ -9,10 +9,16 @@ from serve_app.evaluation.dataset import load_spec
 def add_parser(sub) -> None:
     p = sub.add_parser("eval", help="measure routers on a labelled JSONL against the baselines")
     p.add_argument("data", help="labelled JSONL: PATH or PATH,WEAK_MODEL,STRONG_MODEL")
-    p.add_argument("--learned", nargs="*", default=["knn", "logistic"], choices=["knn", "logistic"],
-                   help="learned routers to train and score held-out (default: both)")
-    p.add_argument("--pool", nargs="*", default=[], metavar="SPEC",
-                   help="other labelled files that join every fold's training set")
+    p.add_argument(
+        "--learned",
+        nargs="*",
+        default=["knn", "logistic"],
+        choices=["knn", "logistic"],
+        help="learned routers to train and score held-out (default: both)",
+    )
+    p.add_argument(
+        "--pool", nargs="*", default=[], metavar="SPEC", help="other labelled files that join every fold's training set"
+    )
     p.add_argument("--artifact", nargs="*", default=[], help="trained router artifacts to score as they are")
     p.add_argument("--folds", type=int, default=5, help="k for k-fold when the file has no train/test split")
     p.add_argument("--config", help="serve config YAML: take the threshold from its router policy")
@@ -40,11 +46,19 @@ def run(args: argparse.Namespace) -> int:
     threshold = args.threshold if args.threshold is not None else configured_threshold(args.config)
     cost_ratio = TierCosts.from_yaml(args.costs).small_over_large() if args.costs else None
     report = evaluate(
-        load_spec(args.data), EmbeddingStore(progress=not args.quiet), learned=args.learned,
-        artifacts=args.artifact, pool=[load_spec(s) for s in args.pool], folds=args.folds,
-        threshold=4.0 if threshold is None else threshold, cost_ratio=cost_ratio, progress=not args.quiet,
+        load_spec(args.data),
+        EmbeddingStore(progress=not args.quiet),
+        learned=args.learned,
+        artifacts=args.artifact,
+        pool=[load_spec(s) for s in args.pool],
+        folds=args.folds,
+        threshold=4.0 if threshold is None else threshold,
+        cost_ratio=cost_ratio,
+        progress=not args.quiet,
     )
     out = Path(args.out)
     print(heading(report), "", metrics_table(report), "", threshold_table(report), "", sep="\n")
-    print(f"wrote {write_json(report, out / f'{report.dataset}.json')} and {plot(report, out / f'{report.dataset}.png')}")
+    print(
+        f"wrote {write_json(report, out / f'{report.dataset}.json')} and {plot(report, out / f'{report.dataset}.png')}"
+    )
     return 0

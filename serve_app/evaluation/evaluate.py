@@ -78,15 +78,27 @@ def artifact_scores(path: str, data: LabelledSet, store: EmbeddingStore) -> tupl
     return f"{kind}:{path}", np.array(scores)
 
 
-def evaluate(data: LabelledSet, store: EmbeddingStore, learned: list[str] = (), artifacts: list[str] = (),
-             pool: list[LabelledSet] = (), folds: int = 5, threshold: float = 4.0,
-             cost_ratio: Optional[float] = None, progress: bool = True, **params) -> EvalReport:
+def evaluate(
+    data: LabelledSet,
+    store: EmbeddingStore,
+    learned: list[str] = (),
+    artifacts: list[str] = (),
+    pool: list[LabelledSet] = (),
+    folds: int = 5,
+    threshold: float = 4.0,
+    cost_ratio: Optional[float] = None,
+    progress: bool = True,
+    **params,
+) -> EvalReport:
     """Score `data` with baselines, held-out learned routers and artifacts; measure each.
     `params` (k, c) go to the learned routers' training."""
     target = Embedded(data, store.embed(data.prompts, label=data.name))
     others = [Embedded(p, store.embed(p.prompts, label=p.name)) for p in pool]
-    index, learned_scores = heldout_scores(target, list(learned), folds, others, progress, **params) if learned else (
-        np.arange(len(data)), {})
+    index, learned_scores = (
+        heldout_scores(target, list(learned), folds, others, progress, **params)
+        if learned
+        else (np.arange(len(data)), {})
+    )
     scored = {name: s[index] for name, s in baseline_scores(data, store).items()}
     scored.update(learned_scores)
     scored.update(artifact_scores(path, data, store) for path in artifacts)
@@ -97,14 +109,28 @@ def evaluate(data: LabelledSet, store: EmbeddingStore, learned: list[str] = (), 
         for name, scores in scored.items()
     ]
     return EvalReport(
-        dataset=data.name, weak_model=data.weak_model, strong_model=data.strong_model, rows=len(index),
-        protocol=protocol_of(data, folds), threshold=threshold, cost_ratio=cost_ratio, routers=routers,
-        quality_weak=float(evaluated.weak.mean()), quality_strong=float(evaluated.strong.mean()),
+        dataset=data.name,
+        weak_model=data.weak_model,
+        strong_model=data.strong_model,
+        rows=len(index),
+        protocol=protocol_of(data, folds),
+        threshold=threshold,
+        cost_ratio=cost_ratio,
+        routers=routers,
+        quality_weak=float(evaluated.weak.mean()),
+        quality_strong=float(evaluated.strong.mean()),
     )
 
 
-def _measure(name: str, scores: np.ndarray, data: LabelledSet, threshold: float,
-             cost_ratio: Optional[float], learned: list[str], pooled: bool) -> RouterResult:
+def _measure(
+    name: str,
+    scores: np.ndarray,
+    data: LabelledSet,
+    threshold: float,
+    cost_ratio: Optional[float],
+    learned: list[str],
+    pooled: bool,
+) -> RouterResult:
     on_scale = name in ON_SCALE or name in learned or ":" in name
     curve = quality_curve(scores, data.weak, data.strong)
     note = {"random": "expected value (all ties)", "oracle": "knows the answers: upper bound"}.get(name, "")
@@ -112,8 +138,12 @@ def _measure(name: str, scores: np.ndarray, data: LabelledSet, threshold: float,
         note = "held-out" + (", trained with the other datasets too" if pooled else "")
     point = at_threshold(scores, data.weak, data.strong, threshold, cost_ratio) if on_scale else None
     return RouterResult(
-        name=name, scores=scores, metrics=summarise(scores, data.weak, data.strong), on_scale=on_scale,
-        note=note, at_threshold=point.__dict__ if point else None,
+        name=name,
+        scores=scores,
+        metrics=summarise(scores, data.weak, data.strong),
+        on_scale=on_scale,
+        note=note,
+        at_threshold=point.__dict__ if point else None,
         curve=_sampled(curve),
     )
 
@@ -121,6 +151,8 @@ def _measure(name: str, scores: np.ndarray, data: LabelledSet, threshold: float,
 def _sampled(curve, points: int = 201) -> dict:
     """The curve on at most `points` shares (exact where there are fewer prompts): JSON stays small."""
     share = curve.share if len(curve.share) <= points else np.linspace(0.0, 1.0, points)
-    return {"share": share.round(5).tolist(),
-            "pgr": np.interp(share, curve.share, curve.pgr).round(5).tolist(),
-            "quality": np.interp(share, curve.share, curve.quality).round(5).tolist()}
+    return {
+        "share": share.round(5).tolist(),
+        "pgr": np.interp(share, curve.share, curve.pgr).round(5).tolist(),
+        "quality": np.interp(share, curve.share, curve.quality).round(5).tolist(),
+    }

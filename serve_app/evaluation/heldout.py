@@ -31,21 +31,31 @@ class Embedded:
         return {"name": d.name, "weak": d.weak_model, "strong": d.strong_model, "score_range": d.score_range()}
 
 
-def training_rows(target: Embedded, train_index: np.ndarray, held_out: np.ndarray,
-                  pool: list[Embedded]) -> TrainingRows:
+def training_rows(
+    target: Embedded, train_index: np.ndarray, held_out: np.ndarray, pool: list[Embedded]
+) -> TrainingRows:
     rows = TrainingRows.empty(target.vectors.shape[1])
     prompts = target.data.prompts
-    rows = rows.add(target.vectors[train_index], target.data.normalised_gap()[train_index], target.source(),
-                    [prompts[i] for i in train_index])
+    rows = rows.add(
+        target.vectors[train_index],
+        target.data.normalised_gap()[train_index],
+        target.source(),
+        [prompts[i] for i in train_index],
+    )
     for other in pool:
         keep = drop_near_duplicates(other.vectors, target.vectors[held_out])
-        rows = rows.add(other.vectors[keep], other.data.normalised_gap()[keep], other.source(),
-                        [p for p, kept in zip(other.data.prompts, keep) if kept])
+        rows = rows.add(
+            other.vectors[keep],
+            other.data.normalised_gap()[keep],
+            other.source(),
+            [p for p, kept in zip(other.data.prompts, keep) if kept],
+        )
     return rows
 
 
-def heldout_scores(target: Embedded, kinds: list[str], folds: int = 5, pool: list[Embedded] = (),
-                   progress: bool = True, **params) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def heldout_scores(
+    target: Embedded, kinds: list[str], folds: int = 5, pool: list[Embedded] = (), progress: bool = True, **params
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """(evaluated row indices, {kind: held-out scores on those rows})."""
     from tqdm import tqdm
 

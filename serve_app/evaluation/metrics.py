@@ -79,8 +79,9 @@ class ThresholdPoint:
     cost_vs_all_large: Optional[float]  # None without tier costs
 
 
-def at_threshold(scores: np.ndarray, weak: np.ndarray, strong: np.ndarray, threshold: float,
-                 cost_ratio: Optional[float] = None) -> ThresholdPoint:
+def at_threshold(
+    scores: np.ndarray, weak: np.ndarray, strong: np.ndarray, threshold: float, cost_ratio: Optional[float] = None
+) -> ThresholdPoint:
     """Large tier when score > threshold (as the router decides). `cost_ratio` is the small
     tier's cost per request over the large tier's."""
     to_strong = np.asarray(scores, dtype=float) > threshold
@@ -90,7 +91,9 @@ def at_threshold(scores: np.ndarray, weak: np.ndarray, strong: np.ndarray, thres
     gap = float(strong.mean() - weak.mean())
     cost = None if cost_ratio is None else share + (1.0 - share) * cost_ratio
     return ThresholdPoint(
-        threshold=threshold, strong_share=share, quality=quality,
+        threshold=threshold,
+        strong_share=share,
+        quality=quality,
         quality_vs_strong=quality / float(strong.mean()) if strong.mean() else float("nan"),
         pgr=(quality - float(weak.mean())) / gap if gap > 0 else float("nan"),
         cost_vs_all_large=cost,

@@ -30,22 +30,29 @@ def metrics_table(report: EvalReport) -> str:
 
 
 def threshold_table(report: EvalReport) -> str:
-    lines = [f"At threshold {report.threshold:g} (large when score > threshold):", "",
-             "| router | large share | quality | quality / strong | PGR | cost / all-large |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"At threshold {report.threshold:g} (large when score > threshold):",
+        "",
+        "| router | large share | quality | quality / strong | PGR | cost / all-large |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for r in report.routers:
         p = r.at_threshold
         if p is None:
             continue
         cost = "n/a (no --costs)" if p["cost_vs_all_large"] is None else f"{p['cost_vs_all_large']:.1%}"
-        lines.append(f"| {r.name} | {p['strong_share']:.1%} | {p['quality']:.3f} | "
-                     f"{p['quality_vs_strong']:.1%} | {p['pgr']:.2f} | {cost} |")
+        lines.append(
+            f"| {r.name} | {p['strong_share']:.1%} | {p['quality']:.3f} | "
+            f"{p['quality_vs_strong']:.1%} | {p['pgr']:.2f} | {cost} |"
+        )
     return "\n".join(lines)
 
 
 def heading(report: EvalReport) -> str:
-    return (f"{report.dataset}: {report.rows} prompts, {report.protocol}; weak {report.weak_model} "
-            f"(mean {report.quality_weak:.3f}) -> strong {report.strong_model} (mean {report.quality_strong:.3f})")
+    return (
+        f"{report.dataset}: {report.rows} prompts, {report.protocol}; weak {report.weak_model} "
+        f"(mean {report.quality_weak:.3f}) -> strong {report.strong_model} (mean {report.quality_strong:.3f})"
+    )
 
 
 def to_json(report: EvalReport) -> dict:

@@ -57,16 +57,23 @@ class Suite(BaseModel):
 
 def summary_table(reports) -> str:
     names = [r.name for r in reports[0].routers]
-    lines = ["| dataset | " + " | ".join(names) + " | best learned vs baselines |",
-             "|---|" + "---:|" * len(names) + "---|"]
+    lines = [
+        "| dataset | " + " | ".join(names) + " | best learned vs baselines |",
+        "|---|" + "---:|" * len(names) + "---|",
+    ]
     for rep in reports:
         by = {r.name: r.metrics for r in rep.routers}
-        cells = [f"{by[n]['apgr']:.3f} / {by[n]['cpt50']:.0%} / {by[n]['cpt80']:.0%}" if n in by else "-" for n in names]
+        cells = [
+            f"{by[n]['apgr']:.3f} / {by[n]['cpt50']:.0%} / {by[n]['cpt80']:.0%}" if n in by else "-" for n in names
+        ]
         learned = [r for r in rep.routers if r.note.startswith("held-out")]
         best = max(learned, key=lambda r: r.metrics["apgr"]) if learned else None
         base = max(by[n]["apgr"] for n in ("length", "exemplar"))
-        verdict = "-" if best is None else (f"{best.name} beats both" if best.metrics["apgr"] > base
-                                            else f"{best.name} LOSES to a baseline")
+        verdict = (
+            "-"
+            if best is None
+            else (f"{best.name} beats both" if best.metrics["apgr"] > base else f"{best.name} LOSES to a baseline")
+        )
         lines.append(f"| {rep.dataset} | " + " | ".join(cells) + f" | {verdict} |")
     return "\n".join(lines)
 
@@ -86,23 +93,39 @@ def run_suite(suite: Suite, suite_path: str, progress: bool = True) -> Path:
     out = Path(suite.out_dir)
     reports, sections = [], []
     for i, target in enumerate(data):
-        pool = data[:i] + data[i + 1:] if suite.pool else []
-        rep = evaluate(target, store, learned=suite.learned, pool=pool, folds=suite.folds,
-                       threshold=suite.threshold, cost_ratio=ratio, progress=progress)
+        pool = data[:i] + data[i + 1 :] if suite.pool else []
+        rep = evaluate(
+            target,
+            store,
+            learned=suite.learned,
+            pool=pool,
+            folds=suite.folds,
+            threshold=suite.threshold,
+            cost_ratio=ratio,
+            progress=progress,
+        )
         write_json(rep, out / f"{rep.dataset}.json")
         png = plot(rep, out / f"{rep.dataset}.png")
         reports.append(rep)
-        sections.append(f"## {rep.dataset}\n\n{heading(rep)}\n\n{metrics_table(rep)}\n\n"
-                        f"{threshold_table(rep)}\n\n![{rep.dataset} curves]({png.as_posix()})\n")
+        sections.append(
+            f"## {rep.dataset}\n\n{heading(rep)}\n\n{metrics_table(rep)}\n\n"
+            f"{threshold_table(rep)}\n\n![{rep.dataset} curves]({png.as_posix()})\n"
+        )
     return _write_report(suite, suite_path, reports, sections, missing)
 
 
 def _write_report(suite: Suite, suite_path: str, reports, sections, missing) -> Path:
-    protocol = (f"a file's own train/test split where it has one, else {suite.folds}-fold cross-validation"
-                + ("; each fold also trains on the other datasets (near-duplicates of held-out rows removed)."
-                   if suite.pool else "."))
-    text = HEADER.format(command=f".venv/bin/tier-router eval-all {suite_path}", suite=suite_path,
-                         date=datetime.date.today().isoformat(), protocol=protocol)
+    protocol = f"a file's own train/test split where it has one, else {suite.folds}-fold cross-validation" + (
+        "; each fold also trains on the other datasets (near-duplicates of held-out rows removed)."
+        if suite.pool
+        else "."
+    )
+    text = HEADER.format(
+        command=f".venv/bin/tier-router eval-all {suite_path}",
+        suite=suite_path,
+        date=datetime.date.today().isoformat(),
+        protocol=protocol,
+    )
     if missing:
         text += "\nSkipped (file not found): " + ", ".join(missing) + "\n"
     if reports:

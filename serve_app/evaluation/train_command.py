@@ -30,8 +30,12 @@ def final_rows(embedded):
     for e in embedded:
         split = np.array(e.data.splits)
         keep = split != "test" if (split == "train").any() and (split == "test").any() else np.ones(len(split), bool)
-        rows = rows.add(e.vectors[keep], e.data.normalised_gap()[keep], e.source(),
-                        [p for p, kept in zip(e.data.prompts, keep) if kept])
+        rows = rows.add(
+            e.vectors[keep],
+            e.data.normalised_gap()[keep],
+            e.source(),
+            [p for p, kept in zip(e.data.prompts, keep) if kept],
+        )
     return rows
 
 
@@ -42,7 +46,7 @@ def held_out_report(embedded, kind: str, folds: int, progress: bool, params: dic
 
     print(f"held-out quality of {kind} (each file's held-out rows; the other files join training):")
     for i, target in enumerate(embedded):
-        pool = embedded[:i] + embedded[i + 1:]
+        pool = embedded[:i] + embedded[i + 1 :]
         index, scores = heldout_scores(target, [kind], folds, pool, progress, **params)
         data = target.data.subset(index)
         rows = {kind: scores[kind]}
@@ -68,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         held_out_report(embedded, args.kind, args.folds, not args.quiet, params)
     artifact = fit(args.kind, final_rows(embedded), **params)
     path = artifact.save(Path(args.out))
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, {artifact.meta['rows']} rows, no prompt text); "
-          f"serve it with router.policy.strategy: {{name: {args.kind}, artifact: {path}}}")
+    print(
+        f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, {artifact.meta['rows']} rows, no prompt text); "
+        f"serve it with router.policy.strategy: {{name: {args.kind}, artifact: {path}}}"
+    )
     return 0

@@ -43,23 +43,28 @@ class TrainingRows:
 
     def add(self, vectors: np.ndarray, gaps: np.ndarray, source: dict, texts) -> "TrainingRows":
         lengths = length_feature(texts)
-        return TrainingRows(np.vstack([self.vectors, vectors]), np.r_[self.gaps, gaps],
-                            self.sources + [{**source, "rows": int(len(gaps))}], np.vstack([self.lengths, lengths]))
+        return TrainingRows(
+            np.vstack([self.vectors, vectors]),
+            np.r_[self.gaps, gaps],
+            self.sources + [{**source, "rows": int(len(gaps))}],
+            np.vstack([self.lengths, lengths]),
+        )
 
     def win_rates(self) -> np.ndarray:
         return (1.0 + np.clip(self.gaps, -1.0, 1.0)) / 2.0
 
 
-def drop_near_duplicates(train: np.ndarray, held_out: np.ndarray,
-                         cosine: float = NEAR_DUPLICATE_COSINE, chunk: int = 2048) -> np.ndarray:
+def drop_near_duplicates(
+    train: np.ndarray, held_out: np.ndarray, cosine: float = NEAR_DUPLICATE_COSINE, chunk: int = 2048
+) -> np.ndarray:
     """Mask of training rows whose cosine to every held-out row is below `cosine`: a prompt that
     appears in two datasets (UIUC reuses GSM8K problems) must not leak into its own evaluation."""
     keep = np.ones(len(train), dtype=bool)
     if not len(held_out):
         return keep
     for start in range(0, len(train), chunk):
-        sims = train[start:start + chunk] @ held_out.T
-        keep[start:start + chunk] = sims.max(axis=1) < cosine
+        sims = train[start : start + chunk] @ held_out.T
+        keep[start : start + chunk] = sims.max(axis=1) < cosine
     return keep
 
 
@@ -71,13 +76,13 @@ def choose_k(rows: TrainingRows, candidates=K_CANDIDATES, chunk: int = 1024) -> 
     predictions = {k: np.empty(n) for k in usable}
     vectors = rows.vectors.astype(np.float32)
     for start in range(0, n, chunk):
-        sims = vectors[start:start + chunk] @ vectors.T
+        sims = vectors[start : start + chunk] @ vectors.T
         sims[np.arange(len(sims)), np.arange(start, start + len(sims))] = -np.inf  # leave self out
         part = np.argpartition(-sims, top - 1, axis=1)[:, :top]
         order = np.argsort(-np.take_along_axis(sims, part, axis=1), axis=1)
         nearest = np.take_along_axis(part, order, axis=1)  # top neighbours, nearest first
         for k in usable:
-            predictions[k][start:start + chunk] = targets[nearest[:, :k]].mean(axis=1)
+            predictions[k][start : start + chunk] = targets[nearest[:, :k]].mean(axis=1)
     gap = rows.gaps
     if np.sum(gap) <= 0:
         return usable[0]
@@ -106,8 +111,12 @@ def fit_logistic(rows: TrainingRows, c: float = DEFAULT_C) -> RouterArtifact:
     return RouterArtifact(
         kind="logistic",
         arrays={"coef": model.coef_[0].astype(np.float64), "intercept": np.array(model.intercept_[0])},
-        meta=_meta(rows, c=float(c), target="soft label: win rate (1 + normalised gap) / 2",
-                   features="MiniLM embedding + log1p(words) / log1p(1000)"),
+        meta=_meta(
+            rows,
+            c=float(c),
+            target="soft label: win rate (1 + normalised gap) / 2",
+            features="MiniLM embedding + log1p(words) / log1p(1000)",
+        ),
     )
 
 
@@ -122,17 +131,27 @@ def fit(kind: str, rows: TrainingRows, k: Optional[int] = None, c: float = DEFAU
 def predict(artifact: RouterArtifact, vectors: np.ndarray, texts, k: Optional[int] = None) -> np.ndarray:
     """Scores 0-10 of embedded prompts, exactly as the router's scorer computes them."""
     if artifact.kind == "knn":
-        p = knn_probability(vectors, artifact.arrays["vectors"].astype(np.float32),
-                            artifact.arrays["targets"].astype(np.float64), k or artifact.meta["k"])
+        p = knn_probability(
+            vectors,
+            artifact.arrays["vectors"].astype(np.float32),
+            artifact.arrays["targets"].astype(np.float64),
+            k or artifact.meta["k"],
+        )
     else:
-        p = logistic_probability(logistic_features(vectors, texts), artifact.arrays["coef"],
-                                 float(artifact.arrays["intercept"]))
+        p = logistic_probability(
+            logistic_features(vectors, texts), artifact.arrays["coef"], float(artifact.arrays["intercept"])
+        )
     return 10.0 * np.clip(p, 0.0, 1.0)
 
 
 def _meta(rows: TrainingRows, **extra) -> dict:
-    return {"encoder": ENCODER_ID, "rows": int(len(rows.gaps)), "datasets": rows.sources,
-            "score": "10 * clip(p, 0, 1)", **extra}
+    return {
+        "encoder": ENCODER_ID,
+        "rows": int(len(rows.gaps)),
+        "datasets": rows.sources,
+        "score": "10 * clip(p, 0, 1)",
+        **extra,
+    }
 
 
 def fold_indices(splits: list[str], folds: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:

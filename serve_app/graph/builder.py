@@ -1,8 +1,8 @@
 """build_app: the whole graph in one place. Serve validates the config's `args:` as `AppConfig`.
 
-    ingress (FastAPI, OpenAI API) --handle--> router (CPU, MiniLM)
-                                  --handle--> Tier:small (LLMServer/vLLM)
-                                  --handle--> Tier:large (LLMServer/vLLM)
+ingress (FastAPI, OpenAI API) --handle--> router (CPU, MiniLM)
+                              --handle--> Tier:small (LLMServer/vLLM)
+                              --handle--> Tier:large (LLMServer/vLLM)
 """
 
 from typing import Any
@@ -51,12 +51,16 @@ def build_app(args: AppConfig):
     from serve_app.graph.router import ComplexityRouter
     from serve_app.graph.tiers import build_tier
 
-    router = serve.deployment(ComplexityRouter).options(**router_options(cfg.router)).bind(
-        cfg.router.encoder_path, cfg.router.torch_threads, cfg.router.encoder_backend, cfg.router.onnx_model_path
+    router = (
+        serve.deployment(ComplexityRouter)
+        .options(**router_options(cfg.router))
+        .bind(cfg.router.encoder_path, cfg.router.torch_threads, cfg.router.encoder_backend, cfg.router.onnx_model_path)
     )
     small = build_tier("small", cfg.tiers.small)
     large = build_tier("large", cfg.tiers.large)
     ingress_cls = serve.ingress(app)(TierRouterIngress)
-    return serve.deployment(ingress_cls).options(**ingress_options(cfg.ingress)).bind(
-        router, small, large, cfg.ingress.model_dump(mode="json")
+    return (
+        serve.deployment(ingress_cls)
+        .options(**ingress_options(cfg.ingress))
+        .bind(router, small, large, cfg.ingress.model_dump(mode="json"))
     )

@@ -57,10 +57,14 @@ class EchoEngine(LLMEngine):
             await asyncio.sleep(float(sleep.group(1)))
         prompt_tokens = sum(len(select_text([m], ScoreText.CONVERSATION).split()) for m in messages)
         if prompt_tokens > self._max_len:
-            yield ErrorResponse(error=ErrorInfo(
-                message=f"This model's maximum context length is {self._max_len} tokens. "
-                        f"However, your request has {prompt_tokens} input tokens.",
-                type="BadRequestError", code=400))
+            yield ErrorResponse(
+                error=ErrorInfo(
+                    message=f"This model's maximum context length is {self._max_len} tokens. "
+                    f"However, your request has {prompt_tokens} input tokens.",
+                    type="BadRequestError",
+                    code=400,
+                )
+            )
             return
         conf_match = CONFIDENCE.search(text)
         confidence = float(conf_match.group(1)) if conf_match else DEFAULT_CONFIDENCE
@@ -70,16 +74,30 @@ class EchoEngine(LLMEngine):
         words = answer.split(" ")
         if request.max_tokens is not None:
             words = words[: request.max_tokens]
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(words),
-                 "total_tokens": prompt_tokens + len(words)}
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": len(words),
+            "total_tokens": prompt_tokens + len(words),
+        }
         rid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         if not request.stream:
-            yield ChatCompletionResponse.model_validate({
-                "id": rid, "object": "chat.completion", "created": created, "model": request.model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": " ".join(words)},
-                             "finish_reason": "stop", "logprobs": _logprobs(request, words, confidence)}],
-                "usage": usage,
-            })
+            yield ChatCompletionResponse.model_validate(
+                {
+                    "id": rid,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": request.model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": " ".join(words)},
+                            "finish_reason": "stop",
+                            "logprobs": _logprobs(request, words, confidence),
+                        }
+                    ],
+                    "usage": usage,
+                }
+            )
             return
         for chunk in _stream_chunks(rid, created, request, words, usage):
             yield chunk
@@ -120,8 +138,13 @@ def _logprobs(request: Any, words: list[str], confidence: float) -> Optional[dic
 
 def _stream_chunks(rid: str, created: int, request: Any, words: list[str], usage: dict) -> list[str]:
     def chunk(delta: dict, finish: Optional[str] = None) -> str:
-        body = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": request.model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]}
+        body = {
+            "id": rid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": request.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+        }
         return f"data: {json.dumps(body)}\n\n"
 
     out = [chunk({"role": "assistant", "content": ""})]
@@ -129,8 +152,14 @@ def _stream_chunks(rid: str, created: int, request: Any, words: list[str], usage
     out.append(chunk({}, "stop"))
     options = request.stream_options
     if options is not None and getattr(options, "include_usage", False):
-        body = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": request.model,
-                "choices": [], "usage": usage}
+        body = {
+            "id": rid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": request.model,
+            "choices": [],
+            "usage": usage,
+        }
         out.append(f"data: {json.dumps(body)}\n\n")
     out.append("data: [DONE]\n\n")
     return out

@@ -44,8 +44,14 @@ def build_observer(cfg: IngressConfig, large: TierClient, make_request: Any) -> 
     shadow = None
     if cfg.shadow.sample_rate > 0:
         store = ShadowStore(cfg.shadow.store_path, cfg.shadow.max_rows, cfg.shadow.store_prompts)
-        shadow = ShadowRunner(large, store, cfg.shadow.sample_rate, cfg.shadow.max_in_flight, make_request,
-                              on_event=lambda event: metrics.shadow.inc(tags={"outcome": event}))
+        shadow = ShadowRunner(
+            large,
+            store,
+            cfg.shadow.sample_rate,
+            cfg.shadow.max_in_flight,
+            make_request,
+            on_event=lambda event: metrics.shadow.inc(tags={"outcome": event}),
+        )
     alarm = LargeShareAlarm(cfg.alarm.large_share_ceiling, cfg.alarm.window_s, cfg.alarm.min_requests)
     return RequestObserver(metrics, alarm, cfg.costs, shadow)
 
@@ -87,8 +93,9 @@ class TierRouterIngress:
             self._observer.error(error.status)
             return _error_response(error)
         if result.stream is not None:
-            return StreamingResponse(self._observed_stream(result, start), media_type="text/event-stream",
-                                     headers=result.headers)
+            return StreamingResponse(
+                self._observed_stream(result, start), media_type="text/event-stream", headers=result.headers
+            )
         self._observer.finish(result, time.perf_counter() - start)
         return JSONResponse(result.body, headers=result.headers)
 
@@ -105,14 +112,14 @@ class TierRouterIngress:
         return {
             "object": "list",
             "data": [
-                {"id": m, "object": "model", "created": self._created, "owned_by": "tier-router"}
-                for m in SERVED_MODELS
+                {"id": m, "object": "model", "created": self._created, "owned_by": "tier-router"} for m in SERVED_MODELS
             ],
         }
 
     @app.get("/health")
     async def health(self) -> JSONResponse:
         """200 when the router and both tiers answer within 2 s, else 503 naming what does not."""
+
         async def probe(method: Any) -> str:
             try:
                 await asyncio.wait_for(method.remote(), HEALTH_TIMEOUT_S)
@@ -124,5 +131,6 @@ class TierRouterIngress:
         states = await asyncio.gather(*(probe(self._health_checks[n]) for n in names))
         parts = dict(zip(names, states))
         healthy = all(state == "ok" for state in states)
-        return JSONResponse({"status": "ok" if healthy else "unavailable", "deployments": parts},
-                            status_code=200 if healthy else 503)
+        return JSONResponse(
+            {"status": "ok" if healthy else "unavailable", "deployments": parts}, status_code=200 if healthy else 503
+        )

@@ -12,17 +12,50 @@ class IngressMetrics:
     def __init__(self, metrics: Any = None):
         if metrics is None:
             from ray.serve import metrics
-        self.requests = metrics.Counter("tier_router_requests", description="Answered chat requests by tier and route reason.", tag_keys=("tier", "reason"))
-        self.errors = metrics.Counter("tier_router_errors", description="Requests answered with an error, by status.", tag_keys=("status",))
-        self.latency = metrics.Histogram("tier_router_request_latency_seconds", description="Request latency by answering tier.", boundaries=LATENCY_BUCKETS_S, tag_keys=("tier",))
-        self.ttft = metrics.Histogram("tier_router_ttft_seconds", description="Time to first streamed chunk by answering tier.", boundaries=LATENCY_BUCKETS_S, tag_keys=("tier",))
-        self.tokens = metrics.Counter("tier_router_tokens", description="Tokens by tier and kind, every paid attempt included.", tag_keys=("tier", "kind"))
-        self.cost = metrics.Counter("tier_router_cost_usd", description="Estimated cost by tier (from ingress.costs).", tag_keys=("tier",))
-        self.savings = metrics.Counter("tier_router_savings_usd", description="Estimated savings against sending every request to the large tier.")
-        self.large_share = metrics.Gauge("tier_router_large_share", description="Rolling share of requests that reached the large tier (routed + escalated).")
-        self.escalation_rate = metrics.Gauge("tier_router_escalation_rate", description="Rolling share of cascade-judged requests that escalated.")
-        self.alarm = metrics.Gauge("tier_router_large_share_alarm", description="1 while the large share exceeds its ceiling.")
-        self.shadow = metrics.Counter("tier_router_shadow_calls", description="Shadow A/B calls by outcome.", tag_keys=("outcome",))
+        self.requests = metrics.Counter(
+            "tier_router_requests",
+            description="Answered chat requests by tier and route reason.",
+            tag_keys=("tier", "reason"),
+        )
+        self.errors = metrics.Counter(
+            "tier_router_errors", description="Requests answered with an error, by status.", tag_keys=("status",)
+        )
+        self.latency = metrics.Histogram(
+            "tier_router_request_latency_seconds",
+            description="Request latency by answering tier.",
+            boundaries=LATENCY_BUCKETS_S,
+            tag_keys=("tier",),
+        )
+        self.ttft = metrics.Histogram(
+            "tier_router_ttft_seconds",
+            description="Time to first streamed chunk by answering tier.",
+            boundaries=LATENCY_BUCKETS_S,
+            tag_keys=("tier",),
+        )
+        self.tokens = metrics.Counter(
+            "tier_router_tokens",
+            description="Tokens by tier and kind, every paid attempt included.",
+            tag_keys=("tier", "kind"),
+        )
+        self.cost = metrics.Counter(
+            "tier_router_cost_usd", description="Estimated cost by tier (from ingress.costs).", tag_keys=("tier",)
+        )
+        self.savings = metrics.Counter(
+            "tier_router_savings_usd", description="Estimated savings against sending every request to the large tier."
+        )
+        self.large_share = metrics.Gauge(
+            "tier_router_large_share",
+            description="Rolling share of requests that reached the large tier (routed + escalated).",
+        )
+        self.escalation_rate = metrics.Gauge(
+            "tier_router_escalation_rate", description="Rolling share of cascade-judged requests that escalated."
+        )
+        self.alarm = metrics.Gauge(
+            "tier_router_large_share_alarm", description="1 while the large share exceeds its ceiling."
+        )
+        self.shadow = metrics.Counter(
+            "tier_router_shadow_calls", description="Shadow A/B calls by outcome.", tag_keys=("outcome",)
+        )
 
     def record(self, rec: RequestRecord, costs: Any = None) -> None:
         self.requests.inc(tags={"tier": rec.tier, "reason": rec.reason})

@@ -18,13 +18,23 @@ class RouterMetrics:
         from ray.serve import metrics
 
         tags = ("strategy",)
-        self.score = metrics.Histogram("tier_router_complexity_score", description="Complexity scores (0-10).",
-                                       boundaries=[float(b) for b in range(1, 10)], tag_keys=tags)
-        self.latency = metrics.Histogram("tier_router_route_latency_seconds", description="Routing decision latency.",
-                                         boundaries=[0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
-                                         tag_keys=tags)
-        self.decisions = metrics.Counter("tier_router_route_decisions", description="Routing decisions by tier and cache use.",
-                                         tag_keys=("strategy", "tier", "cached"))
+        self.score = metrics.Histogram(
+            "tier_router_complexity_score",
+            description="Complexity scores (0-10).",
+            boundaries=[float(b) for b in range(1, 10)],
+            tag_keys=tags,
+        )
+        self.latency = metrics.Histogram(
+            "tier_router_route_latency_seconds",
+            description="Routing decision latency.",
+            boundaries=[0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+            tag_keys=tags,
+        )
+        self.decisions = metrics.Counter(
+            "tier_router_route_decisions",
+            description="Routing decisions by tier and cache use.",
+            tag_keys=("strategy", "tier", "cached"),
+        )
         self.cache_hit_ratio = metrics.Gauge("tier_router_cache_hit_ratio", description="Score cache hits / lookups.")
 
     def record(self, decision: RouteDecision, latency_s: float, cache: Any) -> None:
@@ -39,8 +49,13 @@ class RouterMetrics:
 class ComplexityRouter:
     """Scores prompts in batches; policy comes from `user_config` (live through `reconfigure`)."""
 
-    def __init__(self, encoder_path: Optional[str] = None, torch_threads: int = 1,
-                 encoder_backend: str = "torch", onnx_model_path: Optional[str] = None):
+    def __init__(
+        self,
+        encoder_path: Optional[str] = None,
+        torch_threads: int = 1,
+        encoder_backend: str = "torch",
+        onnx_model_path: Optional[str] = None,
+    ):
         self._core = RouterCore(lambda: make_encoder(encoder_backend, encoder_path, torch_threads, onnx_model_path))
         self._core.encoder()  # load MiniLM at start-up, not on the first request
         self._metrics = RouterMetrics()

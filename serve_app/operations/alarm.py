@@ -42,8 +42,7 @@ class RollingShare:
 class LargeShareAlarm:
     """Raised while the rolling large-tier share exceeds `ceiling` (after `min_requests`)."""
 
-    def __init__(self, ceiling: float, window_s: float, min_requests: int,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(self, ceiling: float, window_s: float, min_requests: int, clock: Callable[[], float] = time.monotonic):
         self.ceiling = ceiling
         self.min_requests = min_requests
         self.share = RollingShare(window_s, clock)

@@ -24,8 +24,7 @@ class RequestRecord:
 
 
 class RequestObserver:
-    def __init__(self, metrics: Any, alarm: LargeShareAlarm, costs: Any = None,
-                 shadow: Optional[ShadowRunner] = None):
+    def __init__(self, metrics: Any, alarm: LargeShareAlarm, costs: Any = None, shadow: Optional[ShadowRunner] = None):
         self.metrics = metrics
         self.alarm = alarm
         self.escalations = RollingShare(alarm.share.window_s)
@@ -37,9 +36,13 @@ class RequestObserver:
         self.metrics.record(RequestRecord(result.tier, result.reason, latency_s, ttft_s, attempts), self.costs)
         crossing = self.alarm.observe(result.reached_large)
         if crossing == "raised":
-            logger.warning("escalation alarm: %.0f%% of the last %d requests reached the large tier "
-                           "(ceiling %.0f%%); the routing threshold may be too low",
-                           100 * self.alarm.share.share, self.alarm.share.count, 100 * self.alarm.ceiling)
+            logger.warning(
+                "escalation alarm: %.0f%% of the last %d requests reached the large tier "
+                "(ceiling %.0f%%); the routing threshold may be too low",
+                100 * self.alarm.share.share,
+                self.alarm.share.count,
+                100 * self.alarm.ceiling,
+            )
         elif crossing == "cleared":
             logger.warning("escalation alarm cleared: large-tier share back to %.0f%%", 100 * self.alarm.share.share)
         self.metrics.large_share.set(self.alarm.share.share)

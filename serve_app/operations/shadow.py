@@ -49,15 +49,33 @@ class ShadowStore:
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=5)
 
-    def record(self, prompt: str, small_answer: str, large_answer: str, small_latency_s: Optional[float],
-               large_latency_s: float, route_score: Optional[float] = None) -> float:
+    def record(
+        self,
+        prompt: str,
+        small_answer: str,
+        large_answer: str,
+        small_latency_s: Optional[float],
+        large_latency_s: float,
+        route_score: Optional[float] = None,
+    ) -> float:
         score = agreement(small_answer, large_answer)
         digest = hashlib.sha256(prompt.encode()).hexdigest()
         with self._connect() as db:
-            db.execute("INSERT INTO pairs (ts, prompt_sha256, prompt, small_answer, large_answer, small_latency_s,"
-                       " large_latency_s, agreement, route_score) VALUES (?,?,?,?,?,?,?,?,?)",
-                       (time.time(), digest, prompt if self.store_prompts else None, small_answer,
-                        large_answer, small_latency_s, large_latency_s, score, route_score))
+            db.execute(
+                "INSERT INTO pairs (ts, prompt_sha256, prompt, small_answer, large_answer, small_latency_s,"
+                " large_latency_s, agreement, route_score) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    time.time(),
+                    digest,
+                    prompt if self.store_prompts else None,
+                    small_answer,
+                    large_answer,
+                    small_latency_s,
+                    large_latency_s,
+                    score,
+                    route_score,
+                ),
+            )
             db.execute("DELETE FROM pairs WHERE id <= (SELECT MAX(id) FROM pairs) - ?", (self.max_rows,))
         return score
 
@@ -77,9 +95,17 @@ def export_pairs(store_path: str | Path, out_path: str | Path, test_share: float
                 skipped += 1
                 continue
             split = "test" if int(row["prompt_sha256"][:8], 16) / 0xFFFFFFFF < test_share else "train"
-            out.write(json.dumps({
-                "id": f"shadow-{row['id']}", "prompt": row["prompt"], "category": "shadow", "split": split,
-                "scores": {SMALL_MODEL: round(row["agreement"], 4), LARGE_MODEL: 1.0},
-            }) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "id": f"shadow-{row['id']}",
+                        "prompt": row["prompt"],
+                        "category": "shadow",
+                        "split": split,
+                        "scores": {SMALL_MODEL: round(row["agreement"], 4), LARGE_MODEL: 1.0},
+                    }
+                )
+                + "\n"
+            )
             written += 1
     return written, skipped

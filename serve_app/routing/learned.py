@@ -62,9 +62,7 @@ class LogisticStrategyConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: Literal["logistic"] = Field("logistic", description="Strategy name.")
-    artifact: str = Field(
-        description="Path of a logistic router artifact (.npz) written by `tier-router train`."
-    )
+    artifact: str = Field(description="Path of a logistic router artifact (.npz) written by `tier-router train`.")
 
 
 def length_feature(texts: Sequence[str]) -> np.ndarray:
@@ -77,16 +75,17 @@ def logistic_features(vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:
     return np.hstack([vectors.astype(np.float64), length_feature(texts)])
 
 
-def knn_probability(vectors: np.ndarray, train: np.ndarray, targets: np.ndarray, k: int,
-                    chunk: int = 1024) -> np.ndarray:
+def knn_probability(
+    vectors: np.ndarray, train: np.ndarray, targets: np.ndarray, k: int, chunk: int = 1024
+) -> np.ndarray:
     """Mean target of the k most cosine-similar training rows, for each row of `vectors`."""
     k = max(1, min(k, len(train)))
     out = np.empty(len(vectors), dtype=np.float64)
     train = train.astype(np.float32, copy=False)
     for start in range(0, len(vectors), chunk):
-        sims = vectors[start:start + chunk].astype(np.float32) @ train.T
+        sims = vectors[start : start + chunk].astype(np.float32) @ train.T
         top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        out[start:start + chunk] = targets[top].mean(axis=1)
+        out[start : start + chunk] = targets[top].mean(axis=1)
     return out
 
 

@@ -70,7 +70,7 @@ class OnnxMiniLMEncoder:
         # Similar lengths share a batch, so little padding is computed (as sentence-transformers does).
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), BATCH_SIZE):
-            chunk = order[start:start + BATCH_SIZE]
+            chunk = order[start : start + BATCH_SIZE]
             out[chunk] = self._encode_batch([texts[i] for i in chunk])
         return out
 

@@ -33,9 +33,7 @@ class LengthStrategyConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: Literal["length"] = Field("length", description="Strategy name.")
-    words_at_max: int = Field(
-        200, gt=0, description="Word count that scores 10; shorter prompts scale linearly."
-    )
+    words_at_max: int = Field(200, gt=0, description="Word count that scores 10; shorter prompts scale linearly.")
 
 
 class ExemplarStrategyConfig(BaseModel):

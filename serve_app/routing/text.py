@@ -42,9 +42,5 @@ def select_text(messages: Iterable[Mapping[str, Any]], mode: ScoreText = ScoreTe
                 return content_text(message.get("content"))
         return ""
     roles = {"user"} if mode == ScoreText.ALL_USER else None
-    texts = [
-        content_text(m.get("content"))
-        for m in messages
-        if roles is None or m.get("role") in roles
-    ]
+    texts = [content_text(m.get("content")) for m in messages if roles is None or m.get("role") in roles]
     return "\n".join(t for t in texts if t)

@@ -36,7 +36,8 @@ def client(base_url):
 
 def ask(client, text, model="auto", **kw):
     raw = client.chat.completions.with_raw_response.create(
-        model=model, messages=[{"role": "user", "content": text}], **kw)
+        model=model, messages=[{"role": "user", "content": text}], **kw
+    )
     return raw.parse(), raw.headers
 
 
@@ -65,8 +66,11 @@ def test_named_tiers_go_direct(client, model):
 
 def test_streaming_with_openai_client(client):
     stream = client.chat.completions.create(
-        model="auto", messages=[{"role": "user", "content": "hello there"}], stream=True,
-        stream_options={"include_usage": True})
+        model="auto",
+        messages=[{"role": "user", "content": "hello there"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "[small] hello there"
@@ -74,8 +78,12 @@ def test_streaming_with_openai_client(client):
 
 
 def test_stream_is_sse_ending_with_done(base_url):
-    with httpx.stream("POST", f"{base_url}/v1/chat/completions", timeout=30, json={
-            "model": "large", "stream": True, "messages": [{"role": "user", "content": "hi"}]}) as r:
+    with httpx.stream(
+        "POST",
+        f"{base_url}/v1/chat/completions",
+        timeout=30,
+        json={"model": "large", "stream": True, "messages": [{"role": "user", "content": "hi"}]},
+    ) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
         assert r.headers[H.TIER] == "large"
@@ -98,15 +106,23 @@ def _post(base_url, content, **kw):
     return httpx.post(f"{base_url}/v1/chat/completions", content=content, timeout=30, **kw)
 
 
-@pytest.mark.parametrize("payload,status", [
-    (b"{not json", 400),
-    (b"", 400),
-    (json.dumps({"model": "auto"}).encode(), 400),
-    (json.dumps({"model": "auto", "messages": []}).encode(), 400),
-    (json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}).encode(), 404),
-    (json.dumps({"model": "auto", "messages": [{"role": "user", "content": "x"}], "temperature": "hot"}).encode(), 400),
-    (json.dumps({"model": "small", "messages": [{"role": "user", "content": "word " * 300}]}).encode(), 400),
-])
+@pytest.mark.parametrize(
+    "payload,status",
+    [
+        (b"{not json", 400),
+        (b"", 400),
+        (json.dumps({"model": "auto"}).encode(), 400),
+        (json.dumps({"model": "auto", "messages": []}).encode(), 400),
+        (json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}).encode(), 404),
+        (
+            json.dumps(
+                {"model": "auto", "messages": [{"role": "user", "content": "x"}], "temperature": "hot"}
+            ).encode(),
+            400,
+        ),
+        (json.dumps({"model": "small", "messages": [{"role": "user", "content": "word " * 300}]}).encode(), 400),
+    ],
+)
 def test_client_errors_are_openai_errors(base_url, payload, status):
     r = _post(base_url, payload, headers={"content-type": "application/json"})
     assert r.status_code == status, r.text
@@ -164,6 +180,7 @@ def test_threshold_is_live_tunable(base_url, client):
 
 # --- confidence escalation over the real graph (echo engines express a scripted confidence) ----
 
+
 def test_confident_small_answer_is_kept(client):
     reply, headers = ask(client, "What is Python? __echo_conf_0.95__")
     assert headers[H.TIER] == "small" and headers[H.ESCALATED] == "no"
@@ -182,8 +199,11 @@ def test_doubtful_small_answer_escalates(client):
 
 
 def test_self_assessment_unwraps_the_json(client):
-    reply, headers = ask(client, "What is Python? __echo_conf_0.8__",
-                         extra_body={"tier_router": {"cascade": {"method": "self_assessment"}}})
+    reply, headers = ask(
+        client,
+        "What is Python? __echo_conf_0.8__",
+        extra_body={"tier_router": {"cascade": {"method": "self_assessment"}}},
+    )
     assert headers[H.CONFIDENCE_METHOD] == "self_assessment" and headers[H.ESCALATED] == "no"
     assert reply.choices[0].message.content == "[small] What is Python? __echo_conf_0.8__"
 
@@ -191,7 +211,8 @@ def test_self_assessment_unwraps_the_json(client):
 def test_streaming_replay_and_streaming_escalation(client):
     for conf, tier in (("0.95", "small"), ("0.2", "large")):
         raw = client.chat.completions.with_raw_response.create(
-            model="auto", stream=True, messages=[{"role": "user", "content": f"What is Python? __echo_conf_{conf}__"}])
+            model="auto", stream=True, messages=[{"role": "user", "content": f"What is Python? __echo_conf_{conf}__"}]
+        )
         text = "".join(c.choices[0].delta.content or "" for c in raw.parse() if c.choices)
         assert raw.headers[H.TIER] == tier
         assert text == f"[{tier}] What is Python? __echo_conf_{conf}__"

@@ -16,16 +16,31 @@ PREFIX = "/ops"
 
 def ops_args(tmp_path, alarm_ceiling=0.3):
     tier = {"engine": "echo", "model_source": "echo", "engine_kwargs": {"max_model_len": 500}}
-    small = {**tier, "autoscaling": {"min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 1,
-                                     "upscale_delay_s": 0, "downscale_delay_s": 2, "look_back_period_s": 11}}
+    small = {
+        **tier,
+        "autoscaling": {
+            "min_replicas": 1,
+            "max_replicas": 2,
+            "target_ongoing_requests": 1,
+            "upscale_delay_s": 0,
+            "downscale_delay_s": 2,
+            "look_back_period_s": 11,
+        },
+    }
     return {
         "router": {"policy": {"threshold": 4.0}},
         "ingress": {
             "alarm": {"large_share_ceiling": alarm_ceiling, "window_s": 600, "min_requests": 5},
-            "shadow": {"sample_rate": 1.0, "max_in_flight": 4, "store_prompts": True,
-                       "store_path": str(tmp_path / "pairs.sqlite")},
-            "costs": {"small": {"usd_per_gpu_hour": 2.24, "requests_per_s": 8},
-                      "large": {"usd_per_gpu_hour": 2.62, "gpus": 4, "requests_per_s": 2}},
+            "shadow": {
+                "sample_rate": 1.0,
+                "max_in_flight": 4,
+                "store_prompts": True,
+                "store_path": str(tmp_path / "pairs.sqlite"),
+            },
+            "costs": {
+                "small": {"usd_per_gpu_hour": 2.24, "requests_per_s": 8},
+                "large": {"usd_per_gpu_hour": 2.62, "gpus": 4, "requests_per_s": 2},
+            },
         },
         "tiers": {"small": small, "large": tier},
     }
@@ -42,8 +57,11 @@ def ops(serve_port, tmp_path_factory):
 
 
 def chat(url, content, model="auto", **extra):
-    r = httpx.post(f"{url}/v1/chat/completions", timeout=60,
-                   json={"model": model, "messages": [{"role": "user", "content": content}], **extra})
+    r = httpx.post(
+        f"{url}/v1/chat/completions",
+        timeout=60,
+        json={"model": model, "messages": [{"role": "user", "content": content}], **extra},
+    )
     assert r.status_code == 200, r.text
     return r
 
@@ -75,12 +93,23 @@ def test_metrics_reach_prometheus_with_labels(ops):
     chat(url, "How do I reset my password? (0) __echo_conf_0.95__")  # a router cache hit
 
     # exact exported names: the alert rules and the Grafana board query these
-    needles = ('ray_tier_router_requests_total{', 'reason="routed"', 'reason="direct"', 'reason="escalated"',
-               'ray_tier_router_tokens_total{', 'kind="completion"', 'ray_tier_router_complexity_score_bucket{',
-               'ray_tier_router_route_latency_seconds_bucket{', 'ray_tier_router_cache_hit_ratio{',
-               'ray_tier_router_request_latency_seconds_bucket{', 'ray_tier_router_cost_usd_total{',
-               'ray_tier_router_savings_usd_total{', 'ray_tier_router_large_share{',
-               'ray_tier_router_escalation_rate{', 'ray_tier_router_shadow_calls_total{')
+    needles = (
+        "ray_tier_router_requests_total{",
+        'reason="routed"',
+        'reason="direct"',
+        'reason="escalated"',
+        "ray_tier_router_tokens_total{",
+        'kind="completion"',
+        "ray_tier_router_complexity_score_bucket{",
+        "ray_tier_router_route_latency_seconds_bucket{",
+        "ray_tier_router_cache_hit_ratio{",
+        "ray_tier_router_request_latency_seconds_bucket{",
+        "ray_tier_router_cost_usd_total{",
+        "ray_tier_router_savings_usd_total{",
+        "ray_tier_router_large_share{",
+        "ray_tier_router_escalation_rate{",
+        "ray_tier_router_shadow_calls_total{",
+    )
 
     def missing():
         text = metrics_text()
@@ -98,17 +127,25 @@ def test_alarm_fires_on_forced_escalation_and_not_on_normal_traffic(serve_port, 
     try:
         for i in range(6):  # confident small answers: 0% large
             chat(url, f"Where is my package? {i} __echo_conf_0.99__")
-        assert wait_for(lambda: 'tier_router_large_share_alarm{' in metrics_text(), 60)
-        quiet = [l for l in metrics_text().splitlines()
-                 if l.startswith("ray_tier_router_large_share_alarm{") and 'application="alarm"' in l]
+        assert wait_for(lambda: "tier_router_large_share_alarm{" in metrics_text(), 60)
+        quiet = [
+            l
+            for l in metrics_text().splitlines()
+            if l.startswith("ray_tier_router_large_share_alarm{") and 'application="alarm"' in l
+        ]
         assert quiet and all(l.rstrip().endswith(" 0.0") for l in quiet)
         for i in range(10):  # force escalations: everything reaches large
             r = chat(url, f"Where is my package? {i} __echo_conf_0.01__")
             assert r.headers[H.ESCALATED] == "yes"
 
         def raised():
-            return [l for l in metrics_text().splitlines() if l.startswith("ray_tier_router_large_share_alarm{")
-                    and 'application="alarm"' in l and l.rstrip().endswith(" 1.0")]
+            return [
+                l
+                for l in metrics_text().splitlines()
+                if l.startswith("ray_tier_router_large_share_alarm{")
+                and 'application="alarm"' in l
+                and l.rstrip().endswith(" 1.0")
+            ]
 
         assert wait_for(raised, 60)
     finally:
@@ -125,14 +162,29 @@ def test_shadow_pairs_do_not_change_answers_and_export_to_eval(ops, tmp_path):
     out = tmp_path / "pairs.jsonl"
 
     def exported():
-        return cli(["shadow-export", str(store_dir / "pairs.sqlite"), "--out", str(out)]) == 0 and \
-            len(out.read_text().splitlines()) >= len(prompts)
+        return cli(["shadow-export", str(store_dir / "pairs.sqlite"), "--out", str(out)]) == 0 and len(
+            out.read_text().splitlines()
+        ) >= len(prompts)
 
     assert wait_for(exported, 30)
     rows = [json.loads(l) for l in out.read_text().splitlines()]
     assert all(0 < r["scores"]["small"] < 1 and r["scores"]["large"] == 1.0 for r in rows)
-    assert cli(["eval", f"{out},small,large", "--learned", "knn", "--folds", "3", "--quiet",
-                "--out", str(tmp_path / "eval")]) == 0
+    assert (
+        cli(
+            [
+                "eval",
+                f"{out},small,large",
+                "--learned",
+                "knn",
+                "--folds",
+                "3",
+                "--quiet",
+                "--out",
+                str(tmp_path / "eval"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "eval").exists()
 
 
@@ -150,8 +202,7 @@ def test_a_burst_scales_the_small_tier_up_and_back_down(ops):
     assert replicas() == 1
     body = {"model": "small", "messages": [{"role": "user", "content": "__echo_sleep_2__ slow"}]}
     with ThreadPoolExecutor(8) as pool:
-        futures = [pool.submit(httpx.post, f"{url}/v1/chat/completions", json=body, timeout=120)
-                   for _ in range(64)]
+        futures = [pool.submit(httpx.post, f"{url}/v1/chat/completions", json=body, timeout=120) for _ in range(64)]
         assert wait_for(lambda: replicas() == 2, timeout_s=60, every_s=0.5), "burst did not add a replica"
         assert all(f.result().status_code == 200 for f in futures)
     assert wait_for(lambda: replicas() == 1, timeout_s=90), "replicas did not come back down"

@@ -28,7 +28,8 @@ def client(base_url):
 
 def chat(client, text, model="auto", **kw):
     raw = client.chat.completions.with_raw_response.create(
-        model=model, messages=[{"role": "user", "content": text}], max_tokens=16, temperature=0, **kw)
+        model=model, messages=[{"role": "user", "content": text}], max_tokens=16, temperature=0, **kw
+    )
     return raw.parse(), raw.headers
 
 
@@ -52,8 +53,13 @@ def test_named_tiers(client, model):
 
 def test_streaming_through_the_graph(client):
     stream = client.chat.completions.create(
-        model="auto", messages=[{"role": "user", "content": SIMPLE}], max_tokens=12, temperature=0,
-        stream=True, stream_options={"include_usage": True})
+        model="auto",
+        messages=[{"role": "user", "content": SIMPLE}],
+        max_tokens=12,
+        temperature=0,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text.strip()
@@ -61,8 +67,7 @@ def test_streaming_through_the_graph(client):
 
 
 def test_raw_stream_ends_with_done_and_carries_headers(base_url):
-    body = {"model": "auto", "stream": True, "max_tokens": 8,
-            "messages": [{"role": "user", "content": COMPLEX}]}
+    body = {"model": "auto", "stream": True, "max_tokens": 8, "messages": [{"role": "user", "content": COMPLEX}]}
     with httpx.stream("POST", f"{base_url}/v1/chat/completions", json=body, timeout=120) as r:
         assert r.status_code == 200 and r.headers[H.TIER] == "large"
         frames = [f for f in r.read().decode().split("\n\n") if f]
@@ -74,17 +79,33 @@ def test_models_endpoint(client):
     assert [m.id for m in client.models.list()] == ["auto", "small", "large"]
 
 
-@pytest.mark.parametrize("payload,status,needle", [
-    (b"{oops", 400, "not valid JSON"),
-    (json.dumps({"model": "auto", "messages": []}).encode(), 400, "messages"),
-    (json.dumps({"model": "auto"}).encode(), 400, "messages"),
-    (json.dumps({"model": "llama-9000", "messages": [{"role": "user", "content": "x"}]}).encode(), 404, "does not exist"),
-    (json.dumps({"model": "small", "messages": [{"role": "user", "content": "word " * 3000}]}).encode(), 400, "context length"),
-    (json.dumps({"model": "auto", "max_tokens": 5000, "messages": [{"role": "user", "content": "hi"}]}).encode(), 400, "max_tokens"),
-])
+@pytest.mark.parametrize(
+    "payload,status,needle",
+    [
+        (b"{oops", 400, "not valid JSON"),
+        (json.dumps({"model": "auto", "messages": []}).encode(), 400, "messages"),
+        (json.dumps({"model": "auto"}).encode(), 400, "messages"),
+        (
+            json.dumps({"model": "llama-9000", "messages": [{"role": "user", "content": "x"}]}).encode(),
+            404,
+            "does not exist",
+        ),
+        (
+            json.dumps({"model": "small", "messages": [{"role": "user", "content": "word " * 3000}]}).encode(),
+            400,
+            "context length",
+        ),
+        (
+            json.dumps({"model": "auto", "max_tokens": 5000, "messages": [{"role": "user", "content": "hi"}]}).encode(),
+            400,
+            "max_tokens",
+        ),
+    ],
+)
 def test_errors_on_the_real_graph(base_url, payload, status, needle):
-    r = httpx.post(f"{base_url}/v1/chat/completions", content=payload, timeout=120,
-                   headers={"content-type": "application/json"})
+    r = httpx.post(
+        f"{base_url}/v1/chat/completions", content=payload, timeout=120, headers={"content-type": "application/json"}
+    )
     assert r.status_code == status, r.text
     assert needle in r.json()["error"]["message"]
 
@@ -96,6 +117,7 @@ def test_streamed_prompt_over_context_is_400_not_a_broken_stream(base_url):
 
 
 # --- confidence escalation on real engines ------------------------------------------------------
+
 
 def cascade(**override):
     return {"tier_router": {"cascade": override}}
@@ -124,9 +146,10 @@ def test_structured_output_from_the_real_engine_parses(base_url):
     from serve_app.cascade.confidence import parse_self_assessment, self_assessment_request
     from serve_app.config import DEFAULT_SELF_ASSESSMENT_PROMPT
 
-    body = self_assessment_request({"model": "small", "max_tokens": 64, "temperature": 0,
-                                    "messages": [{"role": "user", "content": SIMPLE}]},
-                                   DEFAULT_SELF_ASSESSMENT_PROMPT)
+    body = self_assessment_request(
+        {"model": "small", "max_tokens": 64, "temperature": 0, "messages": [{"role": "user", "content": SIMPLE}]},
+        DEFAULT_SELF_ASSESSMENT_PROMPT,
+    )
     r = httpx.post(f"{base_url}/v1/chat/completions", json=body, timeout=120)
     choice = r.json()["choices"][0]
     content, confidence = parse_self_assessment(choice["message"]["content"], choice["finish_reason"] == "length")
@@ -136,7 +159,12 @@ def test_structured_output_from_the_real_engine_parses(base_url):
 @pytest.mark.parametrize("threshold,tier", [(0.0, "small"), (1.01, "large")])
 def test_streaming_with_cascade(client, threshold, tier):
     raw = client.chat.completions.with_raw_response.create(
-        model="auto", messages=[{"role": "user", "content": SIMPLE}], max_tokens=12, temperature=0,
-        stream=True, extra_body=cascade(threshold=threshold))
+        model="auto",
+        messages=[{"role": "user", "content": SIMPLE}],
+        max_tokens=12,
+        temperature=0,
+        stream=True,
+        extra_body=cascade(threshold=threshold),
+    )
     text = "".join(c.choices[0].delta.content or "" for c in raw.parse() if c.choices)
     assert raw.headers[H.TIER] == tier and text.strip()

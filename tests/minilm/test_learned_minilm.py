@@ -30,8 +30,16 @@ def trained(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TIER_ROUTER_CACHE_DIR", str(folder / "cache"))
         for kind in ("knn", "logistic"):
-            args = ["train", f"{MTBENCH},{PAIR}", "--kind", kind, "--out", str(folder / f"{kind}.npz"),
-                    "--quiet", "--no-report"]  # the held-out report is covered by the unit tests
+            args = [
+                "train",
+                f"{MTBENCH},{PAIR}",
+                "--kind",
+                kind,
+                "--out",
+                str(folder / f"{kind}.npz"),
+                "--quiet",
+                "--no-report",
+            ]  # the held-out report is covered by the unit tests
             assert cli.main(args) == 0
     return folder
 

@@ -40,12 +40,15 @@ def test_design_examples_route_as_the_design_says(core):
     assert hard.tier == "large" and hard.score > 4.0
 
 
-@pytest.mark.parametrize("prompt,tier", [
-    ("How do I reset my password?", "small"),
-    ("What are your opening hours?", "small"),
-    ("Design a fault-tolerant distributed job scheduler with exactly-once semantics", "large"),
-    ("Debug this deadlock between two goroutines that share a mutex and a channel", "large"),
-])
+@pytest.mark.parametrize(
+    "prompt,tier",
+    [
+        ("How do I reset my password?", "small"),
+        ("What are your opening hours?", "small"),
+        ("Design a fault-tolerant distributed job scheduler with exactly-once semantics", "large"),
+        ("Debug this deadlock between two goroutines that share a mutex and a channel", "large"),
+    ],
+)
 def test_unseen_support_and_coding_prompts(core, prompt, tier):
     assert core.route(user(prompt)).tier == tier
 

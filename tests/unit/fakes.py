@@ -36,20 +36,37 @@ class Resp(BaseModel):
 def token_logprobs(probs: list[tuple[float, float]]) -> dict[str, Any]:
     """OpenAI logprobs for tokens whose top-1/top-2 probabilities are given."""
     import math
-    return {"content": [{"token": f"t{i}", "logprob": math.log(p1),
-                         "top_logprobs": [{"token": f"t{i}", "logprob": math.log(p1)},
-                                          {"token": "alt", "logprob": math.log(p2)}]}
-                        for i, (p1, p2) in enumerate(probs)]}
+
+    return {
+        "content": [
+            {
+                "token": f"t{i}",
+                "logprob": math.log(p1),
+                "top_logprobs": [
+                    {"token": f"t{i}", "logprob": math.log(p1)},
+                    {"token": "alt", "logprob": math.log(p2)},
+                ],
+            }
+            for i, (p1, p2) in enumerate(probs)
+        ]
+    }
 
 
 def scripted_answer(content: str, logprobs: dict | None = None, usage=(10, 5)) -> Callable[[Any], list[Any]]:
     """A handle script that answers `content` (optionally with logprobs)."""
+
     def script(request: Any) -> list[Any]:
         choice = {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
         if logprobs is not None and request.logprobs:
             choice["logprobs"] = logprobs
-        return [Resp(model=request.model, choices=[choice],
-                     usage={"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)})]
+        return [
+            Resp(
+                model=request.model,
+                choices=[choice],
+                usage={"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)},
+            )
+        ]
+
     return script
 
 
@@ -60,8 +77,9 @@ def engine_error(code: int, message: str) -> Any:
 class ScriptedHandle:
     """`.chat.remote(request, raw)` yields the scripted items (or raises / sleeps)."""
 
-    def __init__(self, items=None, raises: Exception | None = None, delay_s: float = 0.0,
-                 delay_after_first_s: float = 0.0):
+    def __init__(
+        self, items=None, raises: Exception | None = None, delay_s: float = 0.0, delay_after_first_s: float = 0.0
+    ):
         self.items = items
         self.raises = raises
         self.delay_s = delay_s
@@ -102,9 +120,19 @@ class ScriptedHandle:
 
 def echo_response(request: Any) -> list[Any]:
     text = request.messages[-1]["content"]
-    return [Resp(model=request.model, choices=[{"index": 0, "finish_reason": "stop",
-                 "message": {"role": "assistant", "content": f"[{request.model}] {text}"}}],
-                 usage={"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7})]
+    return [
+        Resp(
+            model=request.model,
+            choices=[
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": f"[{request.model}] {text}"},
+                }
+            ],
+            usage={"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7},
+        )
+    ]
 
 
 def sse(payload: str) -> str:

@@ -35,7 +35,10 @@ def test_replace_section_only_touches_its_own_section():
     assert appended == "# T\n\n## Serving benchmarks\n\nbody\n"
     assert replace_section(appended, "body") == appended
     marked = "## Serving benchmarks\n\nold\n<!-- other:start -->\nX\n<!-- other:end -->\n"
-    assert replace_section(marked, "new") == "## Serving benchmarks\n\nnew\n\n<!-- other:start -->\nX\n<!-- other:end -->\n"
+    assert (
+        replace_section(marked, "new")
+        == "## Serving benchmarks\n\nnew\n\n<!-- other:start -->\nX\n<!-- other:end -->\n"
+    )
 
 
 def test_markdown_table_and_machine_info():
@@ -61,8 +64,11 @@ def test_load_generator_is_bounded_and_counts_tiers():
     client = httpx.AsyncClient(transport=httpx.MockTransport(_handler))
 
     def make(i):
-        return {"model": "auto", "stream": i % 2 == 0,
-                "messages": [{"role": "user", "content": "hard" if i % 4 == 0 else "easy"}]}
+        return {
+            "model": "auto",
+            "stream": i % 2 == 0,
+            "messages": [{"role": "user", "content": "hard" if i % 4 == 0 else "easy"}],
+        }
 
     res = asyncio.run(run_load("http://127.0.0.1:1/v1/chat/completions", make, 3, 12, 30.0, client=client))
     s = res.summary()
@@ -80,8 +86,9 @@ def test_load_generator_refuses_non_loopback():
 
 def _model() -> CostModel:
     tier = {"usd_per_gpu_hour": 1.0, "requests_per_s": 1.0, "p99_ms": 100, "quality": 50, "model": "s"}
-    return CostModel.model_validate({"small": tier, "large": {**tier, "usd_per_gpu_hour": 4.0, "quality": 80,
-                                                              "p99_ms": 300, "model": "l"}})
+    return CostModel.model_validate(
+        {"small": tier, "large": {**tier, "usd_per_gpu_hour": 4.0, "quality": 80, "p99_ms": 300, "model": "l"}}
+    )
 
 
 def test_cost_model_against_all_large():
@@ -104,8 +111,13 @@ def test_mean_pool_matches_masked_mean():
 
 
 def test_cost_command_smoke(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "bench.cost", "--smoke", "--out", str(tmp_path)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.cost", "--smoke", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads((tmp_path / "cost.json").read_text())["rows"][0]["scenario"] == "all large"
 

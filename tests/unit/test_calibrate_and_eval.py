@@ -32,8 +32,13 @@ def write_labelled(path, n=60):
     with open(path, "w") as f:
         for i in range(n):
             hard = i % 3 == 0
-            row = {"id": str(i), "prompt": ("hard " if hard else "easy ") + "x" * i, "category": "c",
-                   "split": "test", "scores": {"weak": 0.0 if hard else 1.0, "strong": 1.0}}
+            row = {
+                "id": str(i),
+                "prompt": ("hard " if hard else "easy ") + "x" * i,
+                "category": "c",
+                "split": "test",
+                "scores": {"weak": 0.0 if hard else 1.0, "strong": 1.0},
+            }
             f.write(json.dumps(row) + "\n")
     return path
 
@@ -55,7 +60,8 @@ def test_write_threshold_keeps_comments_and_validates(tmp_path):
     config.write_text(
         "# my comment\napplications:\n  - name: app\n    import_path: serve_app.graph.builder:build_app\n"
         "    args:\n      router:\n        policy: {threshold: 4.0}\n      tiers:\n"
-        "        small: &t {model_source: m, engine: echo}\n        large: *t\n")
+        "        small: &t {model_source: m, engine: echo}\n        large: *t\n"
+    )
     assert write_threshold(config, 6.25) == ["app"]
     assert "# my comment" in config.read_text()
     assert tier_router_apps(load_yaml(config))[0].config.router.policy.threshold == 6.25

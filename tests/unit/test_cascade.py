@@ -13,8 +13,8 @@ from serve_app.errors import APIError
 from tests.unit.fakes import ScriptedHandle, echo_stream, scripted_answer, token_logprobs
 from tests.unit.test_chat_flow import body, make_flow
 
-SURE = token_logprobs([(0.99, 0.005)] * 4)      # confidence ~0.99
-UNSURE = token_logprobs([(0.3, 0.25)] * 4)      # confidence ~0.18
+SURE = token_logprobs([(0.99, 0.005)] * 4)  # confidence ~0.99
+UNSURE = token_logprobs([(0.3, 0.25)] * 4)  # confidence ~0.18
 
 
 def flow_with(small_script=None, large_script=None, small_handle=None, large_handle=None, **policy):
@@ -29,15 +29,20 @@ def run(flow, raw):
         result = await flow.run(raw)
         frames = [f async for f in result.stream] if result.stream is not None else None
         return result, frames
+
     return asyncio.run(go())
 
 
 def content_of(frames):
-    return "".join(json.loads(f[6:])["choices"][0]["delta"].get("content") or ""
-                   for f in frames[:-1] if json.loads(f[6:])["choices"])
+    return "".join(
+        json.loads(f[6:])["choices"][0]["delta"].get("content") or ""
+        for f in frames[:-1]
+        if json.loads(f[6:])["choices"]
+    )
 
 
 # --- confidence functions -------------------------------------------------------------------
+
 
 def test_logprob_confidence_mixes_mean_probability_and_margin():
     conf = logprob_confidence(token_logprobs([(0.8, 0.1), (0.6, 0.3)]), weight=0.5)
@@ -51,29 +56,35 @@ def test_missing_logprobs_give_no_confidence(logprobs):
     assert logprob_confidence(logprobs, 0.5) is None
 
 
-@pytest.mark.parametrize("text,expected", [
-    ('{"content": "Paris", "confidence": 0.9}', ("Paris", 0.9)),
-    ('{"content": "Paris", "confidence": 1}', ("Paris", 1.0)),
-    ('{"content": "Paris"}', ("Paris", None)),
-    ('{"confidence": 0.9}', (None, None)),
-    ('{"content": "Paris", "confidence": 1.5}', ("Paris", None)),
-    ('{"content": "Paris", "confidence": -0.1}', ("Paris", None)),
-    ('{"content": "Paris", "confidence": "high"}', ("Paris", None)),
-    ('{"content": "Paris", "confidence": true}', ("Paris", None)),
-    ('{"content": "Paris", "confidence": 0.9', (None, None)),
-    ("Paris", (None, None)),
-    ("[1, 2]", (None, None)),
-    ("", (None, None)),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ('{"content": "Paris", "confidence": 0.9}', ("Paris", 0.9)),
+        ('{"content": "Paris", "confidence": 1}', ("Paris", 1.0)),
+        ('{"content": "Paris"}', ("Paris", None)),
+        ('{"confidence": 0.9}', (None, None)),
+        ('{"content": "Paris", "confidence": 1.5}', ("Paris", None)),
+        ('{"content": "Paris", "confidence": -0.1}', ("Paris", None)),
+        ('{"content": "Paris", "confidence": "high"}', ("Paris", None)),
+        ('{"content": "Paris", "confidence": true}', ("Paris", None)),
+        ('{"content": "Paris", "confidence": 0.9', (None, None)),
+        ("Paris", (None, None)),
+        ("[1, 2]", (None, None)),
+        ("", (None, None)),
+    ],
+)
 def test_self_assessment_parsing_never_reads_bad_values_as_confident(text, expected):
     assert parse_self_assessment(text) == expected
 
 
-@pytest.mark.parametrize("text,expected", [
-    ('{"confidence": 0.8, "content": "Paris is the cap', ("Paris is the cap", 0.8)),
-    ('{"confidence": 0.8, "content": "say \\', ("say ", 0.8)),
-    ('{"confidence": 0.8', (None, None)),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ('{"confidence": 0.8, "content": "Paris is the cap', ("Paris is the cap", 0.8)),
+        ('{"confidence": 0.8, "content": "say \\', ("say ", 0.8)),
+        ('{"confidence": 0.8', (None, None)),
+    ],
+)
 def test_truncated_self_assessment_keeps_the_confidence(text, expected):
     assert parse_self_assessment(text, truncated=True) == expected
     assert parse_self_assessment(text, truncated=False) == (None, None)
@@ -87,6 +98,7 @@ def test_self_assessment_request_uses_structured_output():
 
 
 # --- the escalation edge --------------------------------------------------------------------
+
 
 def test_confident_small_answer_is_returned_without_logprobs():
     flow, small, large = flow_with(scripted_answer("small answer", SURE))
@@ -120,12 +132,15 @@ def test_no_logprobs_means_escalate():
     assert len(large.requests) == 1
 
 
-@pytest.mark.parametrize("answer,escalated,content", [
-    ('{"content": "Paris", "confidence": 0.95}', "no", "Paris"),
-    ('{"content": "Paris", "confidence": 0.2}', "yes", "large answer"),
-    ('not json at all', "yes", "large answer"),
-    ('{"content": "Paris"}', "yes", "large answer"),
-])
+@pytest.mark.parametrize(
+    "answer,escalated,content",
+    [
+        ('{"content": "Paris", "confidence": 0.95}', "no", "Paris"),
+        ('{"content": "Paris", "confidence": 0.2}', "yes", "large answer"),
+        ("not json at all", "yes", "large answer"),
+        ('{"content": "Paris"}', "yes", "large answer"),
+    ],
+)
 def test_self_assessment_branches(answer, escalated, content):
     flow, small, _ = flow_with(scripted_answer(answer), method="self_assessment")
     result, _ = run(flow, body(content="easy"))
@@ -149,8 +164,9 @@ def test_small_tier_error_can_fail():
 
 
 def test_large_tier_error_returns_small_answer_unescalated():
-    flow, _, _ = flow_with(scripted_answer("small answer", UNSURE),
-                           large_handle=ScriptedHandle(raises=RuntimeError("no GPUs")))
+    flow, _, _ = flow_with(
+        scripted_answer("small answer", UNSURE), large_handle=ScriptedHandle(raises=RuntimeError("no GPUs"))
+    )
     result, _ = run(flow, body(content="easy"))
     assert result.body["choices"][0]["message"]["content"] == "small answer"
     assert result.headers[H.ESCALATED] == "no" and result.headers[H.TIER] == "small"
@@ -158,16 +174,22 @@ def test_large_tier_error_returns_small_answer_unescalated():
 
 
 def test_unusable_self_assessment_is_never_returned_even_if_large_fails():
-    flow, _, _ = flow_with(scripted_answer('{"confidence": 0.9, "cont'), method="self_assessment",
-                           large_handle=ScriptedHandle(raises=RuntimeError("no GPUs")))
+    flow, _, _ = flow_with(
+        scripted_answer('{"confidence": 0.9, "cont'),
+        method="self_assessment",
+        large_handle=ScriptedHandle(raises=RuntimeError("no GPUs")),
+    )
     with pytest.raises(APIError) as info:
         run(flow, body(content="easy"))
     assert info.value.status == 503
 
 
 def test_large_tier_error_can_fail():
-    flow, _, _ = flow_with(scripted_answer("small answer", UNSURE), on_large_error="fail",
-                           large_handle=ScriptedHandle(raises=RuntimeError("no GPUs")))
+    flow, _, _ = flow_with(
+        scripted_answer("small answer", UNSURE),
+        on_large_error="fail",
+        large_handle=ScriptedHandle(raises=RuntimeError("no GPUs")),
+    )
     with pytest.raises(APIError) as info:
         run(flow, body(content="easy"))
     assert info.value.status == 503
@@ -175,15 +197,21 @@ def test_large_tier_error_can_fail():
 
 def test_client_error_from_small_tier_is_not_escalated():
     from tests.unit.fakes import engine_error
+
     flow, _, large = flow_with(lambda r: [engine_error(400, "maximum context length")])
     with pytest.raises(APIError) as info:
         run(flow, body(content="easy"))
     assert info.value.status == 400 and not large.requests
 
 
-@pytest.mark.parametrize("override,escalated", [
-    ({"threshold": 0.0}, "no"), ({"threshold": 0.1}, "no"), ({"threshold": 1.01}, "yes"),
-])
+@pytest.mark.parametrize(
+    "override,escalated",
+    [
+        ({"threshold": 0.0}, "no"),
+        ({"threshold": 0.1}, "no"),
+        ({"threshold": 1.01}, "yes"),
+    ],
+)
 def test_per_request_threshold_override(override, escalated):
     flow, _, _ = flow_with(scripted_answer("small answer", UNSURE))
     result, _ = run(flow, body(content="easy", tier_router={"cascade": override}))

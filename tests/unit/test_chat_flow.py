@@ -23,8 +23,10 @@ def make_flow(small=None, large=None, route=None, timeout_s=2.0, idle_s=2.0, cas
         text = messages[-1]["content"]
         return decide(8.0 if "hard" in text else 1.0, 4.0, "exemplar")
 
-    tiers = {"small": TierClient("small", small, timeout_s, idle_s),
-             "large": TierClient("large", large, timeout_s, idle_s)}
+    tiers = {
+        "small": TierClient("small", small, timeout_s, idle_s),
+        "large": TierClient("large", large, timeout_s, idle_s),
+    }
     policy = cascade or CascadePolicy(mode="route_only")
     return ChatFlow(route or default_route, tiers, Req.model_validate, 0.5, policy), small, large
 
@@ -39,6 +41,7 @@ def run(coro):
 
 def run_stream(flow, raw):
     """Open and drain a stream in one event loop, as the ingress does."""
+
     async def go():
         result = await flow.run(raw)
         return result, [frame async for frame in result.stream]
@@ -78,20 +81,39 @@ def test_named_tier_skips_the_router(model):
     assert H.SCORE not in result.headers
 
 
-@pytest.mark.parametrize("raw,status,param", [
-    (b"", 400, None),
-    (b"{not json", 400, None),
-    (b"[1, 2]", 400, None),
-    (json.dumps({"model": "auto"}).encode(), 400, "messages"),
-    (json.dumps({"model": "auto", "messages": []}).encode(), 400, "messages"),
-    (json.dumps({"model": "auto", "messages": "hi"}).encode(), 400, "messages"),
-    (json.dumps({"messages": [{"role": "user", "content": "x"}]}).encode(), 400, "model"),
-    (json.dumps({"model": "auto", "messages": [{"role": "robot", "content": "x"}]}).encode(), 400, "messages[0].role"),
-    (json.dumps({"model": "auto", "messages": [{"role": "user", "content": 5}]}).encode(), 400, "messages[0].content"),
-    (json.dumps({"model": "auto", "messages": [{"role": "user", "content": "x"}], "max_tokens": 0}).encode(), 400, "max_tokens"),
-    (json.dumps({"model": "auto", "messages": [{"role": "user", "content": "x"}], "stream": "yes"}).encode(), 400, "stream"),
-    (body(model="gpt-4"), 404, "model"),
-])
+@pytest.mark.parametrize(
+    "raw,status,param",
+    [
+        (b"", 400, None),
+        (b"{not json", 400, None),
+        (b"[1, 2]", 400, None),
+        (json.dumps({"model": "auto"}).encode(), 400, "messages"),
+        (json.dumps({"model": "auto", "messages": []}).encode(), 400, "messages"),
+        (json.dumps({"model": "auto", "messages": "hi"}).encode(), 400, "messages"),
+        (json.dumps({"messages": [{"role": "user", "content": "x"}]}).encode(), 400, "model"),
+        (
+            json.dumps({"model": "auto", "messages": [{"role": "robot", "content": "x"}]}).encode(),
+            400,
+            "messages[0].role",
+        ),
+        (
+            json.dumps({"model": "auto", "messages": [{"role": "user", "content": 5}]}).encode(),
+            400,
+            "messages[0].content",
+        ),
+        (
+            json.dumps({"model": "auto", "messages": [{"role": "user", "content": "x"}], "max_tokens": 0}).encode(),
+            400,
+            "max_tokens",
+        ),
+        (
+            json.dumps({"model": "auto", "messages": [{"role": "user", "content": "x"}], "stream": "yes"}).encode(),
+            400,
+            "stream",
+        ),
+        (body(model="gpt-4"), 404, "model"),
+    ],
+)
 def test_client_mistakes_get_openai_errors(raw, status, param):
     flow, small, large = make_flow()
     with pytest.raises(APIError) as info:

@@ -28,6 +28,7 @@ def test_every_config_field_is_described():
             for sub in getattr(ann, "__args__", ()) + (ann,):
                 if isinstance(sub, type) and hasattr(sub, "model_fields"):
                     walk(sub)
+
     walk(AppConfig)
 
 
@@ -139,8 +140,17 @@ def test_operations_files_parse_and_agree():
     assert any("ray_tier_router_large_share_alarm" in e for e in exprs)
     board = json.loads((ops / "grafana-dashboard.json").read_text())
     queries = " ".join(t["expr"] for p in board["panels"] for t in p["targets"])
-    for metric in ("requests_total", "escalation_rate", "complexity_score_bucket", "route_latency_seconds_bucket",
-                   "cache_hit_ratio", "ttft_seconds_bucket", "tokens_total", "cost_usd_total", "savings_usd_total"):
+    for metric in (
+        "requests_total",
+        "escalation_rate",
+        "complexity_score_bucket",
+        "route_latency_seconds_bucket",
+        "cache_hit_ratio",
+        "ttft_seconds_bucket",
+        "tokens_total",
+        "cost_usd_total",
+        "savings_usd_total",
+    ):
         assert f"ray_tier_router_{metric}" in queries, metric
     service = yaml.safe_load((ops / "kuberay-rayservice.yaml").read_text())
     embedded = yaml.safe_load(service["spec"]["serveConfigV2"])
@@ -152,5 +162,6 @@ def test_operations_files_parse_and_agree():
         gpus = groups[group]["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"]
         assert int(gpus) == cluster[node_type]["resources"]["GPU"]
         custom = json.loads(json.loads(groups[group]["rayStartParams"]["resources"]))
-        assert {k: v for k, v in cluster[node_type]["resources"].items() if k.startswith("tier_")} == \
-            {k: v for k, v in custom.items() if k.startswith("tier_")}
+        assert {k: v for k, v in cluster[node_type]["resources"].items() if k.startswith("tier_")} == {
+            k: v for k, v in custom.items() if k.startswith("tier_")
+        }

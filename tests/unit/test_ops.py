@@ -106,8 +106,9 @@ def make_runner(tmp_path, sample_rate=1.0, max_in_flight=1, delay_s=0.0, raises=
     handle = ScriptedHandle(scripted_answer("paris"), delay_s=delay_s, raises=raises)
     store = ShadowStore(tmp_path / "r.sqlite", 100, store_prompts=True)
     events = []
-    runner = ShadowRunner(TierClient("large", handle, 5, 5), store, sample_rate, max_in_flight,
-                          Req.model_validate, on_event=events.append)
+    runner = ShadowRunner(
+        TierClient("large", handle, 5, 5), store, sample_rate, max_in_flight, Req.model_validate, on_event=events.append
+    )
     return runner, store, events, handle
 
 
@@ -152,13 +153,19 @@ def test_shadow_sampling_rate(tmp_path):
 
 def test_observer_records_tokens_cost_and_alarm():
     metrics = IngressMetrics(FakeMetricsModule)
-    costs = TierCosts.model_validate({"small": {"usd_per_gpu_hour": 1, "requests_per_s": 1},
-                                      "large": {"usd_per_gpu_hour": 10, "requests_per_s": 1}})
+    costs = TierCosts.model_validate(
+        {"small": {"usd_per_gpu_hour": 1, "requests_per_s": 1}, "large": {"usd_per_gpu_hour": 10, "requests_per_s": 1}}
+    )
     alarm = LargeShareAlarm(0.3, 60, 1)
     observer = RequestObserver(metrics, alarm, costs)
     usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
-    result = ChatResult({}, tier="large", reason="escalated", cascade_judged=True,
-                        attempts=[Attempt("small", usage, 0.2, True), Attempt("large", usage)])
+    result = ChatResult(
+        {},
+        tier="large",
+        reason="escalated",
+        cascade_judged=True,
+        attempts=[Attempt("small", usage, 0.2, True), Attempt("large", usage)],
+    )
     observer.finish(result, 0.5)
     assert metrics.requests.calls == [(1.0, {"tier": "large", "reason": "escalated"})]
     assert (10, {"tier": "small", "kind": "prompt"}) in metrics.tokens.calls
@@ -175,8 +182,14 @@ def test_shadow_never_delays_the_request_path(tmp_path):
     runner, store, events, _ = make_runner(tmp_path, delay_s=1.0)  # a slow large tier
     observer = RequestObserver(IngressMetrics(FakeMetricsModule), LargeShareAlarm(0.3, 60, 1), None, runner)
     answer = {"choices": [{"message": {"role": "assistant", "content": "paris"}}]}
-    result = ChatResult({}, tier="small", reason="routed", small_answer=answer, request_body=BODY,
-                        attempts=[Attempt("small", {"prompt_tokens": 3, "completion_tokens": 1})])
+    result = ChatResult(
+        {},
+        tier="small",
+        reason="routed",
+        small_answer=answer,
+        request_body=BODY,
+        attempts=[Attempt("small", {"prompt_tokens": 3, "completion_tokens": 1})],
+    )
 
     async def go():
         start = time.perf_counter()

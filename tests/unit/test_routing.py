@@ -84,9 +84,14 @@ def test_select_text_modes_and_text_parts():
         {"role": "system", "content": "be brief"},
         {"role": "user", "content": "first"},
         {"role": "assistant", "content": "answer"},
-        {"role": "user", "content": [{"type": "text", "text": "second"},
-                                     {"type": "image_url", "image_url": {"url": "data:x"}},
-                                     {"type": "text", "text": "part"}]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "second"},
+                {"type": "image_url", "image_url": {"url": "data:x"}},
+                {"type": "text", "text": "part"},
+            ],
+        },
     ]
     assert select_text(msgs) == "second\npart"
     assert select_text(msgs, ScoreText.ALL_USER) == "first\nsecond\npart"
