@@ -12,9 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-from bench.serving_report import RESULTS, ROOT, common_args, finish
 from bench.cost_model import CostModel, compare
 from bench.report import markdown_table
+from bench.serving_report import RESULTS, ROOT, common_args, finish
 
 
 def measured_split(path: Path) -> tuple[float, float, str]:

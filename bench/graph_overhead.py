@@ -18,9 +18,9 @@ import sys
 import time
 
 from bench import graph_profile, ray_session
-from bench.serving_report import common_args, finish
 from bench.loadgen import run_load
 from bench.report import markdown_table
+from bench.serving_report import common_args, finish
 from bench.stats import ratio
 
 PATHS = ("direct", "ray-openai", "tr-small", "tr-auto-ro", "tr-auto", "tr-auto-new")
@@ -54,8 +54,8 @@ def deploy_all(backend: str) -> int:
     from ray import serve
 
     from bench.graph_apps import build_direct_app, build_ray_openai_app
-    from serve_app.graph.builder import build_app
     from serve_app.config import AppConfig
+    from serve_app.graph.builder import build_app
 
     port = ray_session.start()
     serve.run(build_direct_app(), name="direct", route_prefix="/direct")

@@ -17,16 +17,16 @@ from pathlib import Path
 import yaml
 
 from bench import ray_session
-from bench.serving_report import ROOT, common_args, finish
 from bench.loadgen import run_load
 from bench.report import markdown_table
+from bench.serving_report import ROOT, common_args, finish
 
 
 def deploy(config: Path, backend: str | None) -> int:
     from ray import serve
 
-    from serve_app.graph.builder import build_app
     from serve_app.config import AppConfig
+    from serve_app.graph.builder import build_app
 
     args = yaml.safe_load(config.read_text())["applications"][0]["args"]
     if backend:

@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from bench.report import markdown_table
 from bench.router_measure import (
     BUCKETS,
     agreement,
@@ -27,7 +28,6 @@ from bench.router_measure import (
     profile_scoring,
 )
 from bench.serving_report import common_args, finish
-from bench.report import markdown_table
 
 BACKENDS = ("torch", "onnx-int8")
 STRATEGIES = ("length", "exemplar", "knn", "logistic")

@@ -87,7 +87,7 @@ def publish(args: argparse.Namespace) -> None:
         return
     loaded = {n: json.loads((RESULTS / f"{n}.json").read_text()) for n in ORDER if (RESULTS / f"{n}.json").exists()}
     parts = [INTRO, bars_summary(loaded), NOTES]
-    for name, data in loaded.items():
+    for data in loaded.values():
         parts.append(
             f"### {data['title']}\n\nCommand: `{data['command']}`  \n"
             f"Machine: {machine_line(data['machine'])}\n\n{data['markdown'].strip()}\n"

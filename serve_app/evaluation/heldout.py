@@ -48,7 +48,7 @@ def training_rows(
             other.vectors[keep],
             other.data.normalised_gap()[keep],
             other.source(),
-            [p for p, kept in zip(other.data.prompts, keep) if kept],
+            [p for p, kept in zip(other.data.prompts, keep, strict=True) if kept],
         )
     return rows
 

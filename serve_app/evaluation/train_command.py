@@ -34,7 +34,7 @@ def final_rows(embedded):
             e.vectors[keep],
             e.data.normalised_gap()[keep],
             e.source(),
-            [p for p, kept in zip(e.data.prompts, keep) if kept],
+            [p for p, kept in zip(e.data.prompts, keep, strict=True) if kept],
         )
     return rows
 

@@ -12,8 +12,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from serve_app.chat_flow import SERVED_MODELS, ChatFlow
 from serve_app.config import CascadePolicy, IngressConfig
 from serve_app.errors import APIError
-from serve_app.operations.alarm import LargeShareAlarm
 from serve_app.graph.metrics import IngressMetrics
+from serve_app.operations.alarm import LargeShareAlarm
 from serve_app.operations.observer import RequestObserver
 from serve_app.operations.shadow import ShadowStore
 from serve_app.operations.shadow_runner import ShadowRunner
@@ -129,7 +129,7 @@ class TierRouterIngress:
 
         names = list(self._health_checks)
         states = await asyncio.gather(*(probe(self._health_checks[n]) for n in names))
-        parts = dict(zip(names, states))
+        parts = dict(zip(names, states, strict=True))
         healthy = all(state == "ok" for state in states)
         return JSONResponse(
             {"status": "ok" if healthy else "unavailable", "deployments": parts}, status_code=200 if healthy else 503

@@ -51,7 +51,7 @@ class RouterCore:
     def score(self, texts: Sequence[str]) -> list[float]:
         """Score texts with the current strategy and remember the scores."""
         scores = self._scorer.score(texts)
-        for text, score in zip(texts, scores):
+        for text, score in zip(texts, scores, strict=True):
             self.cache.put(text, score)
         return scores
 

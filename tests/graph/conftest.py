@@ -39,8 +39,8 @@ def cpu_default_args() -> dict:
 def deploy(args: dict, name: str, route_prefix: str) -> None:
     from ray import serve
 
-    from serve_app.graph.builder import build_app
     from serve_app.config import AppConfig
+    from serve_app.graph.builder import build_app
 
     serve.run(build_app(AppConfig.model_validate(args)), name=name, route_prefix=route_prefix)
 

@@ -129,22 +129,22 @@ def test_alarm_fires_on_forced_escalation_and_not_on_normal_traffic(serve_port, 
             chat(url, f"Where is my package? {i} __echo_conf_0.99__")
         assert wait_for(lambda: "tier_router_large_share_alarm{" in metrics_text(), 60)
         quiet = [
-            l
-            for l in metrics_text().splitlines()
-            if l.startswith("ray_tier_router_large_share_alarm{") and 'application="alarm"' in l
+            line
+            for line in metrics_text().splitlines()
+            if line.startswith("ray_tier_router_large_share_alarm{") and 'application="alarm"' in line
         ]
-        assert quiet and all(l.rstrip().endswith(" 0.0") for l in quiet)
+        assert quiet and all(line.rstrip().endswith(" 0.0") for line in quiet)
         for i in range(10):  # force escalations: everything reaches large
             r = chat(url, f"Where is my package? {i} __echo_conf_0.01__")
             assert r.headers[H.ESCALATED] == "yes"
 
         def raised():
             return [
-                l
-                for l in metrics_text().splitlines()
-                if l.startswith("ray_tier_router_large_share_alarm{")
-                and 'application="alarm"' in l
-                and l.rstrip().endswith(" 1.0")
+                line
+                for line in metrics_text().splitlines()
+                if line.startswith("ray_tier_router_large_share_alarm{")
+                and 'application="alarm"' in line
+                and line.rstrip().endswith(" 1.0")
             ]
 
         assert wait_for(raised, 60)
@@ -167,7 +167,7 @@ def test_shadow_pairs_do_not_change_answers_and_export_to_eval(ops, tmp_path):
         ) >= len(prompts)
 
     assert wait_for(exported, 30)
-    rows = [json.loads(l) for l in out.read_text().splitlines()]
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert all(0 < r["scores"]["small"] < 1 and r["scores"]["large"] == 1.0 for r in rows)
     assert (
         cli(

@@ -141,7 +141,10 @@ def sse(payload: str) -> str:
 
 def echo_stream(request: Any) -> list[Any]:
     chunk = '{"id":"c","object":"chat.completion.chunk","model":"%s","choices":[{"index":0,"delta":{"content":"%s"}}]}'
-    usage = '{"id":"c","object":"chat.completion.chunk","model":"%s","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}'
+    usage = (
+        '{"id":"c","object":"chat.completion.chunk","model":"%s","choices":[],'
+        '"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}'
+    )
     m = request.model
     # LLMServer batches SSE strings into lists.
     return [[sse(chunk % (m, "hel"))], [sse(chunk % (m, "lo")), sse(usage % m), "data: [DONE]\n\n"]]

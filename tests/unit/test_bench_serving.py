@@ -9,6 +9,7 @@ import sys
 import httpx
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from bench.cost_model import CostModel, compare, scenario
 from bench.loadgen import check_loopback, run_load
@@ -100,7 +101,7 @@ def test_cost_model_against_all_large():
     assert cascade["p99_ms_upper"] == 400  # an escalated request pays both tiers
     with pytest.raises(ValueError):
         scenario(_model(), 1.5, 0.0, "bad")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         CostModel.model_validate({"small": {}, "large": {}, "typo": 1})
 
 

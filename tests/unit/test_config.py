@@ -8,8 +8,8 @@ from pydantic import ValidationError
 
 from serve_app.cli import main
 from serve_app.config import AppConfig, AutoscalingConfig, TierConfig
-from serve_app.serve_config import load_yaml, tier_router_apps
 from serve_app.graph.tiers import llm_config_dict
+from serve_app.serve_config import load_yaml, tier_router_apps
 
 ROOT = Path(__file__).resolve().parents[2]
 CPU = ROOT / "deployments" / "cpu.yaml"
@@ -18,7 +18,9 @@ CLUSTER = ROOT / "cluster.yaml"
 
 
 def test_every_config_field_is_described():
-    def walk(model, seen=set()):
+    seen = set()
+
+    def walk(model):
         if model in seen:
             return
         seen.add(model)

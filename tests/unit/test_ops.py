@@ -5,12 +5,12 @@ import json
 
 import pytest
 
-from serve_app.chat_flow import ChatResult
 from serve_app.cascade.runner import Attempt
+from serve_app.chat_flow import ChatResult
 from serve_app.costs import TierCosts
 from serve_app.evaluation.dataset import load_labelled
-from serve_app.operations.alarm import LargeShareAlarm, RollingShare
 from serve_app.graph.metrics import IngressMetrics
+from serve_app.operations.alarm import LargeShareAlarm, RollingShare
 from serve_app.operations.observer import RequestObserver
 from serve_app.operations.shadow import ShadowStore, agreement, export_pairs
 from serve_app.operations.shadow_runner import ShadowRunner
