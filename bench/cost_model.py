@@ -5,12 +5,10 @@ routed to `small`, and per-tier price, throughput, P99 and quality from a YAML m
 defaults are labelled assumptions (bench/cost_model.yaml).
 """
 
-from pathlib import Path
-
-import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from serve_app.costs import TierCost
+from serve_app.strict_model import StrictModel
 
 HOURS_PER_MONTH = 730.0
 
@@ -24,17 +22,12 @@ class TierEconomics(TierCost):
     source: str = Field("", description="Where these numbers come from (assumption, measurement, price list).")
 
 
-class CostModel(BaseModel):
+class CostModel(StrictModel):
     """Both tiers and the traffic the monthly cost is computed for."""
 
-    model_config = ConfigDict(extra="forbid")
     small: TierEconomics = Field(description="The cheap tier.")
     large: TierEconomics = Field(description="The expensive tier.")
     traffic_requests_per_s: float = Field(10.0, gt=0, description="Average client requests/s over the month.")
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> "CostModel":
-        return cls.model_validate(yaml.safe_load(Path(path).read_text()))
 
 
 def scenario(model: CostModel, large_share: float, escalation_rate: float, name: str) -> dict:

@@ -3,7 +3,6 @@
 import cProfile
 import io
 import json
-import os
 import pstats
 import random
 import subprocess
@@ -14,6 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.stats import summarize
+from serve_app.local_files import cache_dir
+from serve_app.routing.policy import DEFAULT_THRESHOLD
 
 # MiniLM tokens (no special tokens) per prompt bucket: ~15, ~60, ~250 as the issue asks.
 BUCKETS = {"short": (10, 20), "medium": (50, 70), "long": (220, 256)}
@@ -54,8 +55,7 @@ def bucket_prompts(texts: dict[str, list[str]], encoder, per_bucket: int) -> dic
 
 def artifact_dir(smoke: bool) -> Path:
     """Trained routers for the benchmark live in the tier-router cache, not in the repository."""
-    root = Path(os.environ.get("TIER_ROUTER_CACHE_DIR") or Path.home() / ".cache" / "tier-router")
-    return root / "bench-routers" / ("smoke" if smoke else "full")
+    return cache_dir("bench-routers", "smoke" if smoke else "full")
 
 
 def ensure_artifacts(data_dir: str, folder: Path, smoke: bool) -> dict[str, str]:
@@ -88,7 +88,7 @@ def ensure_artifacts(data_dir: str, folder: Path, smoke: bool) -> dict[str, str]
 
 
 def build_core(strategy: str, encoder, artifacts: dict[str, str], cache_size: int):
-    from serve_app.config import RouterPolicy
+    from serve_app.routing.policy import RouterPolicy
     from serve_app.routing.router_core import RouterCore
 
     spec = {"name": strategy}
@@ -155,7 +155,7 @@ def agreement(data_dir: str, torch_enc, onnx_enc, per_file: int) -> list[dict]:
                 "prompts": len(texts),
                 "cos_min": float(cos.min()),
                 "cos_mean": float(cos.mean()),
-                "agree": float(np.mean((sa > 4.0) == (sb > 4.0))),
+                "agree": float(np.mean((sa > DEFAULT_THRESHOLD) == (sb > DEFAULT_THRESHOLD))),
                 "score_diff": float(np.abs(sa - sb).mean()),
             }
         )

@@ -28,6 +28,7 @@ from bench.router_measure import (
     profile_scoring,
 )
 from bench.serving_report import common_args, finish
+from serve_app.routing.policy import DEFAULT_THRESHOLD
 
 BACKENDS = ("torch", "onnx-int8")
 STRATEGIES = ("length", "exemplar", "knn", "logistic")
@@ -122,7 +123,7 @@ def render(rows, cache, agree, verdict, profile) -> str:
         f"Cache hit (in-process `RouterCore.route` on a cached text): p50 {cache['p50_ms'] * 1000:.1f} us, "
         f"p99 {cache['p99_ms'] * 1000:.1f} us.",
         "",
-        "Backend agreement, exemplar strategy at threshold 4.0 (fp32 torch vs int8 ONNX):",
+        f"Backend agreement, exemplar strategy at threshold {DEFAULT_THRESHOLD:g} (fp32 torch vs int8 ONNX):",
         "",
         agreement_table(agree),
         "",

@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from serve_app import headers as H
 from serve_app.cascade.override import effective_policy, pop_extension
+from serve_app.cascade.policy import CascadePolicy
 from serve_app.cascade.runner import Attempt, Cascade
-from serve_app.config import CascadePolicy
 from serve_app.errors import APIError, bad_request, model_not_found
 from serve_app.protocol import parse_json_body, validate_chat_body
 from serve_app.routing.decision import LARGE, SMALL, TIERS, RouteDecision

@@ -7,6 +7,7 @@ import sys
 from typing import Optional, Sequence
 
 from serve_app.evaluation import calibrate, eval_command, suite, train_command
+from serve_app.routing.policy import DEFAULT_THRESHOLD
 from serve_app.serve_config import LOCAL_HOSTS, http_host, load_yaml, tier_router_apps
 
 
@@ -47,8 +48,8 @@ def _prepare_model(args: argparse.Namespace) -> int:
 
 
 def _route(args: argparse.Namespace) -> int:
-    from serve_app.config import RouterPolicy
     from serve_app.routing.encoder import MiniLMEncoder
+    from serve_app.routing.policy import RouterPolicy
     from serve_app.routing.router_core import RouterCore
 
     strategy = {"name": args.strategy, **({"artifact": args.artifact} if args.artifact else {})}
@@ -84,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("prompts", nargs="+")
     route.add_argument("--strategy", default="exemplar", choices=["exemplar", "length", "knn", "logistic"])
     route.add_argument("--artifact", help="trained router artifact for knn/logistic (tier-router train)")
-    route.add_argument("--threshold", type=float, default=4.0)
+    route.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     route.set_defaults(func=_route)
     shadow = sub.add_parser("shadow-export", help="export shadow A/B pairs as a dataset for train/eval")
     shadow.add_argument("store", help="SQLite store (ingress.shadow.store_path)")

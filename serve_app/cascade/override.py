@@ -7,25 +7,24 @@ With the openai client: `extra_body={"tier_router": {"cascade": {"method": "self
 
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
-from serve_app.config import CascadePolicy
+from serve_app.cascade.policy import CascadePolicy
 from serve_app.errors import bad_request
+from serve_app.strict_model import StrictModel
 
 EXTENSION_FIELD = "tier_router"
 
 
-class CascadeOverride(BaseModel):
+class CascadeOverride(StrictModel):
     """What one request may change of the cascade policy."""
 
-    model_config = ConfigDict(extra="forbid")
     enabled: Optional[bool] = Field(None, description="false: no escalation for this request.")
     method: Optional[Literal["logprobs", "self_assessment"]] = Field(None, description="Confidence method.")
     threshold: Optional[float] = Field(None, ge=0.0, description="Escalate below this confidence.")
 
 
-class RequestExtension(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RequestExtension(StrictModel):
     cascade: CascadeOverride = Field(default_factory=CascadeOverride, description="Cascade overrides.")
 
 

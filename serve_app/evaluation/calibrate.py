@@ -90,7 +90,7 @@ def add_parser(sub) -> None:
 
 
 def strategy_config(args: argparse.Namespace):
-    from serve_app.config import RouterPolicy
+    from serve_app.routing.policy import RouterPolicy
 
     if args.strategy:
         return RouterPolicy.model_validate({"strategy": json.loads(args.strategy)}).strategy

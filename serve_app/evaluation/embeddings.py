@@ -5,19 +5,19 @@ Cache folder: `$TIER_ROUTER_CACHE_DIR/embeddings`, else `~/.cache/tier-router/em
 """
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import numpy as np
+
+from serve_app import local_files
 
 ENCODER_ID = "all-MiniLM-L6-v2"
 CHUNK = 256
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("TIER_ROUTER_CACHE_DIR") or Path.home() / ".cache" / "tier-router"
-    return Path(root) / "embeddings"
+    return local_files.cache_dir("embeddings")
 
 
 def content_key(texts: Sequence[str], encoder_id: str = ENCODER_ID) -> str:

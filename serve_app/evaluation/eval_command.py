@@ -4,6 +4,7 @@ import argparse
 from pathlib import Path
 
 from serve_app.evaluation.dataset import load_spec
+from serve_app.routing.policy import DEFAULT_THRESHOLD
 
 
 def add_parser(sub) -> None:
@@ -22,7 +23,9 @@ def add_parser(sub) -> None:
     p.add_argument("--artifact", nargs="*", default=[], help="trained router artifacts to score as they are")
     p.add_argument("--folds", type=int, default=5, help="k for k-fold when the file has no train/test split")
     p.add_argument("--config", help="serve config YAML: take the threshold from its router policy")
-    p.add_argument("--threshold", type=float, help="threshold to report the split at (default: config or 4.0)")
+    p.add_argument(
+        "--threshold", type=float, help=f"threshold for the split table (default: config or {DEFAULT_THRESHOLD:g})"
+    )
     p.add_argument("--costs", help="YAML with per-tier costs (see bench/costs.yaml)")
     p.add_argument("--out", default="eval-out", help="folder for <dataset>.json and <dataset>.png")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -52,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         artifacts=args.artifact,
         pool=[load_spec(s) for s in args.pool],
         folds=args.folds,
-        threshold=4.0 if threshold is None else threshold,
+        threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
         cost_ratio=cost_ratio,
         progress=not args.quiet,
     )

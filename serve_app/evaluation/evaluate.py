@@ -16,6 +16,7 @@ from serve_app.evaluation.embeddings import EmbeddingStore
 from serve_app.evaluation.heldout import Embedded, heldout_scores, protocol_of
 from serve_app.evaluation.metrics import at_threshold, quality_curve, summarise
 from serve_app.routing.learned import KnnStrategyConfig, LogisticStrategyConfig, RouterArtifact
+from serve_app.routing.policy import DEFAULT_THRESHOLD
 from serve_app.routing.strategies import (
     ExemplarStrategyConfig,
     LengthStrategyConfig,
@@ -85,7 +86,7 @@ def evaluate(
     artifacts: list[str] = (),
     pool: list[LabelledSet] = (),
     folds: int = 5,
-    threshold: float = 4.0,
+    threshold: float = DEFAULT_THRESHOLD,
     cost_ratio: Optional[float] = None,
     progress: bool = True,
     **params,

@@ -10,10 +10,11 @@ import datetime
 from pathlib import Path
 from typing import Optional
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from serve_app.evaluation.report import heading, metrics_table, threshold_table
+from serve_app.routing.policy import DEFAULT_THRESHOLD
+from serve_app.strict_model import StrictModel
 
 HEADER = """# Benchmarks: routing quality, held-out
 
@@ -34,22 +35,20 @@ PGR over x in [0, 1] (random = 0.5); CPT(p) = smallest strong share with PGR >= 
 """
 
 
-class SuiteDataset(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SuiteDataset(StrictModel):
     file: str = Field(description="Labelled JSONL, relative to the repository root.")
     weak: Optional[str] = Field(None, description="Weak model name; null when the file scores two models.")
     strong: Optional[str] = Field(None, description="Strong model name; null when the file scores two models.")
 
 
-class Suite(BaseModel):
+class Suite(StrictModel):
     """A benchmark suite: datasets and how to evaluate them."""
 
-    model_config = ConfigDict(extra="forbid")
     datasets: list[SuiteDataset] = Field(description="Datasets to evaluate, in table order.")
     learned: list[str] = Field(["knn", "logistic"], description="Learned routers to train held-out.")
     folds: int = Field(5, ge=2, description="k of k-fold for files without a train/test split.")
     pool: bool = Field(False, description="Train each fold on the other datasets too.")
-    threshold: float = Field(4.0, ge=0, le=10, description="Threshold for the traffic-split table.")
+    threshold: float = Field(DEFAULT_THRESHOLD, ge=0, le=10, description="Threshold for the traffic-split table.")
     costs: Optional[str] = Field(None, description="Per-tier cost YAML for the cost column.")
     out_dir: str = Field("bench/results", description="Folder for per-dataset JSON and PNG files.")
     report: str = Field("BENCHMARKS.md", description="Markdown file written with all tables.")
@@ -158,6 +157,6 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    suite = Suite.model_validate(yaml.safe_load(Path(args.suite).read_text()))
+    suite = Suite.from_yaml(args.suite)
     print(f"wrote {run_suite(suite, args.suite, progress=not args.quiet)}")
     return 0

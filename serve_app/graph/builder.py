@@ -13,33 +13,15 @@ ROUTER_NAME = "ComplexityRouter"
 INGRESS_NAME = "TierRouterIngress"
 
 
-def cpu_actor_options(num_cpus: float, resources: dict[str, float], **extra: Any) -> dict[str, Any]:
-    """Ray actor options of a CPU-only replica (custom resources pin it to a node group)."""
-    actor: dict[str, Any] = {"num_cpus": num_cpus, "num_gpus": 0, **extra}
-    if resources:
-        actor["resources"] = dict(resources)
-    return actor
-
-
 def router_options(cfg: RouterConfig) -> dict[str, Any]:
     env = {"HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(cfg.torch_threads)}
-    return {
-        "name": ROUTER_NAME,
-        "ray_actor_options": cpu_actor_options(cfg.num_cpus, cfg.resources, runtime_env={"env_vars": env}),
-        "autoscaling_config": cfg.autoscaling.to_serve(),
-        "user_config": cfg.policy.model_dump(mode="json"),
-        "max_ongoing_requests": 512,
-    }
+    options = cfg.serve_options(num_gpus=0, runtime_env={"env_vars": env})
+    return {"name": ROUTER_NAME, **options, "user_config": cfg.policy.model_dump(mode="json")}
 
 
 def ingress_options(cfg: IngressConfig) -> dict[str, Any]:
-    return {
-        "name": INGRESS_NAME,
-        "ray_actor_options": cpu_actor_options(cfg.num_cpus, cfg.resources),
-        "autoscaling_config": cfg.autoscaling.to_serve(),
-        "max_ongoing_requests": cfg.max_ongoing_requests,
-        "user_config": cfg.cascade.model_dump(mode="json"),
-    }
+    options = cfg.serve_options(num_gpus=0)
+    return {"name": INGRESS_NAME, **options, "user_config": cfg.cascade.model_dump(mode="json")}
 
 
 def build_app(args: AppConfig):

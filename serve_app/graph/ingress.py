@@ -9,8 +9,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from serve_app.cascade.policy import CascadePolicy
 from serve_app.chat_flow import SERVED_MODELS, ChatFlow
-from serve_app.config import CascadePolicy, IngressConfig
+from serve_app.config import IngressConfig
 from serve_app.errors import APIError
 from serve_app.graph.metrics import IngressMetrics
 from serve_app.operations.alarm import LargeShareAlarm

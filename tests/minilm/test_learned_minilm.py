@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 from serve_app import cli
-from serve_app.config import RouterPolicy
 from serve_app.evaluation.dataset import load_labelled
 from serve_app.evaluation.embeddings import EmbeddingStore
 from serve_app.routing.encoder import MiniLMEncoder
 from serve_app.routing.learned import RouterArtifact
+from serve_app.routing.policy import RouterPolicy
 from serve_app.routing.router_core import RouterCore
 from tests.conftest import SHARED_DATA
 

@@ -8,7 +8,7 @@ import pytest
 
 from serve_app import headers as H
 from serve_app.cascade.confidence import logprob_confidence, parse_self_assessment, self_assessment_request
-from serve_app.config import CascadePolicy
+from serve_app.cascade.policy import CascadePolicy
 from serve_app.errors import APIError
 from tests.unit.fakes import ScriptedHandle, echo_stream, scripted_answer, token_logprobs
 from tests.unit.test_chat_flow import body, make_flow

@@ -6,8 +6,8 @@ import json
 import pytest
 
 from serve_app import headers as H
+from serve_app.cascade.policy import CascadePolicy
 from serve_app.chat_flow import ChatFlow
-from serve_app.config import CascadePolicy
 from serve_app.errors import APIError
 from serve_app.routing.decision import decide
 from serve_app.tier_client import TierClient

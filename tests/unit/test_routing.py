@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from serve_app.config import RouterPolicy
 from serve_app.routing.cache import ScoreCache
 from serve_app.routing.decision import decide
+from serve_app.routing.policy import RouterPolicy
 from serve_app.routing.router_core import RouterCore
 from serve_app.routing.strategies import (
     STRATEGIES,

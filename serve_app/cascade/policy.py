@@ -1,0 +1,55 @@
+"""The cascade's settings: the confidence-escalation policy (the ingress deployment's `user_config`)."""
+
+from typing import Literal
+
+from pydantic import Field
+
+from serve_app.strict_model import StrictModel
+
+DEFAULT_SELF_ASSESSMENT_PROMPT = (
+    'Answer the user\'s last message. Reply only with a JSON object with two keys: "content", '
+    'your complete answer, and "confidence", a number from 0 to 1 saying how sure you are that '
+    "the answer is correct and complete. Use a low confidence when the request is hard or you are "
+    "unsure."
+)
+
+
+class CascadePolicy(StrictModel):
+    """Confidence escalation (the ingress's live knobs, sent as its `user_config`): a small-tier
+    answer whose confidence is below `threshold` is replaced by the large tier's answer."""
+
+    mode: Literal["route_and_cascade", "route_only", "cascade_only"] = Field(
+        "route_and_cascade",
+        description="route_and_cascade: route, then escalate doubtful small answers; route_only: no "
+        "escalation; cascade_only: skip the router, every auto request starts on small.",
+    )
+    method: Literal["logprobs", "self_assessment"] = Field(
+        "logprobs",
+        description="logprobs: confidence from the answer's token probabilities (prompt unchanged); "
+        "self_assessment: the small model returns {content, confidence} via structured output.",
+    )
+    threshold: float = Field(
+        0.7,
+        ge=0.0,
+        description="Escalate when confidence < threshold (0 never escalates a scored "
+        "answer; above 1 always escalates).",
+    )
+    logprob_weight: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="logprobs method: weight of exp(mean token logprob); the rest is the mean top-1/top-2 margin.",
+    )
+    top_logprobs: int = Field(2, ge=2, le=20, description="logprobs method: alternatives requested per token.")
+    self_assessment_prompt: str = Field(
+        DEFAULT_SELF_ASSESSMENT_PROMPT,
+        min_length=1,
+        description="self_assessment method: system instruction added to the small tier's request.",
+    )
+    on_small_error: Literal["fallback", "fail"] = Field(
+        "fallback", description="Small tier errors or times out: fallback to the large tier, or fail (503)."
+    )
+    on_large_error: Literal["return_small", "fail"] = Field(
+        "return_small",
+        description="Large tier fails during an escalation: return the small answer marked unescalated, or fail.",
+    )
