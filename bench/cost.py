@@ -1,6 +1,6 @@
 """Benchmark 4: monthly cost of tier-router against sending everything to the large tier, from a
 measured tier split and escalation rate (bench/load.py's result) and the per-tier prices,
-throughputs, P99s and qualities of bench/cost_model.yaml (labelled assumptions).
+throughputs, P99s and qualities of bench/costs.yaml (labelled assumptions).
 
     .venv/bin/python -m bench.cost                                  # uses bench/results/serving/load.json
     .venv/bin/python -m bench.cost --large-share 0.3 --escalation-rate 0.1   # or given by hand
@@ -32,7 +32,7 @@ def measured_split(path: Path) -> tuple[float, float, str]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     common_args(p)
-    p.add_argument("--model", default=str(ROOT / "bench" / "cost_model.yaml"), help="cost model YAML")
+    p.add_argument("--model", default=str(ROOT / "bench" / "costs.yaml"), help="price file (YAML)")
     p.add_argument("--load", default=str(RESULTS / "load.json"), help="load result with the tier split")
     p.add_argument("--large-share", type=float, default=None, help="share routed to large (overrides --load)")
     p.add_argument("--escalation-rate", type=float, default=None, help="share of small-routed requests escalated")
@@ -84,7 +84,7 @@ def render(rows, model: CostModel, large: float, esc: float, origin: str) -> str
     return (
         f"Split: {100 * large:.1f}% of requests routed to large, {100 * esc:.1f}% of small-routed "
         f"requests escalated; from {origin}. Traffic {model.traffic_requests_per_s} req/s average, 730 h/month.\n"
-        f"Tier economics (`bench/cost_model.yaml`, **assumptions**, not measurements):\n\n{tiers}\n\n{table}\n"
+        f"Tier economics (`bench/costs.yaml`, **assumptions**, not measurements):\n\n{tiers}\n\n{table}\n"
     )
 
 

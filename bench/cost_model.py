@@ -2,32 +2,16 @@
 
 Inputs: the measured share of requests routed to `large`, the measured escalation rate of requests
 routed to `small`, and per-tier price, throughput, P99 and quality from a YAML model whose
-defaults are labelled assumptions (bench/cost_model.yaml).
+defaults are labelled assumptions (bench/costs.yaml).
 """
 
-from pydantic import Field
-
-from serve_app.costs import TierCost
-from serve_app.strict_model import StrictModel
+from serve_app.costs import PriceFile
 
 HOURS_PER_MONTH = 730.0
 
 
-class TierEconomics(TierCost):
-    """What one replica of a tier costs (the shared `TierCost` price model) and delivers."""
-
-    model: str = Field(description="Model the tier serves (a label).")
-    p99_ms: float = Field(gt=0, description="P99 latency of one request on this tier.")
-    quality: float = Field(ge=0, description="Quality score of the tier's answers (e.g. a benchmark accuracy).")
-    source: str = Field("", description="Where these numbers come from (assumption, measurement, price list).")
-
-
-class CostModel(StrictModel):
-    """Both tiers and the traffic the monthly cost is computed for."""
-
-    small: TierEconomics = Field(description="The cheap tier.")
-    large: TierEconomics = Field(description="The expensive tier.")
-    traffic_requests_per_s: float = Field(10.0, gt=0, description="Average client requests/s over the month.")
+# The price file's schema is the serving package's: one price model for eval, metrics and this.
+CostModel = PriceFile
 
 
 def scenario(model: CostModel, large_share: float, escalation_rate: float, name: str) -> dict:
@@ -35,6 +19,8 @@ def scenario(model: CostModel, large_share: float, escalation_rate: float, name:
     and `escalation_rate` of the small-routed ones are re-run on large (small work is still paid)."""
     if not (0 <= large_share <= 1 and 0 <= escalation_rate <= 1):
         raise ValueError("large_share and escalation_rate must lie in [0, 1]")
+    if any(t.p99_ms is None or t.quality is None for t in (model.small, model.large)):
+        raise ValueError("the monthly cost model needs p99_ms and quality for both tiers")
     small_calls = 1.0 - large_share
     escalated = small_calls * escalation_rate
     large_calls = large_share + escalated

@@ -1,5 +1,8 @@
 """Per-tier serving cost: what one request costs on each tier. The one price model behind
-`tier-router eval --costs`, the ingress cost/savings metrics (`ingress.costs`) and bench/cost.py."""
+`tier-router eval --costs`, the ingress cost/savings metrics (`ingress.costs`) and bench/cost.py,
+and the one price file format (`PriceFile`, e.g. bench/costs.yaml)."""
+
+from typing import Optional
 
 from pydantic import Field
 
@@ -29,3 +32,30 @@ class TierCosts(StrictModel):
 
     def small_over_large(self) -> float:
         return self.small.usd_per_request() / self.large.usd_per_request()
+
+
+class TierPrice(TierCost):
+    """One tier in a price file: its cost, plus what bench/cost.py's monthly model also reads."""
+
+    model: str = Field("", description="Model the tier serves (a label).")
+    p99_ms: Optional[float] = Field(None, gt=0, description="P99 latency of one request on this tier (bench/cost.py).")
+    quality: Optional[float] = Field(
+        None, ge=0, description="Quality score of the tier's answers, e.g. a benchmark accuracy (bench/cost.py)."
+    )
+    source: str = Field("", description="Where these numbers come from (assumption, measurement, price list).")
+
+
+class PriceFile(StrictModel):
+    """A price file (bench/costs.yaml): both tiers, and the traffic bench/cost.py prices a month of."""
+
+    small: TierPrice = Field(description="The cheap tier.")
+    large: TierPrice = Field(description="The expensive tier.")
+    traffic_requests_per_s: float = Field(10.0, gt=0, description="Average client requests/s over the month.")
+
+    def tier_costs(self) -> TierCosts:
+        """The per-request costs of both tiers (what the eval and the ingress metrics use)."""
+        fields = set(TierCost.model_fields)
+        return TierCosts(
+            small=TierCost(**self.small.model_dump(include=fields)),
+            large=TierCost(**self.large.model_dump(include=fields)),
+        )

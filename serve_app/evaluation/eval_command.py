@@ -26,7 +26,7 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--threshold", type=float, help=f"threshold for the split table (default: config or {DEFAULT_THRESHOLD:g})"
     )
-    p.add_argument("--costs", help="YAML with per-tier costs (see bench/costs.yaml)")
+    p.add_argument("--costs", help="price file with per-tier costs (see bench/costs.yaml)")
     p.add_argument("--out", default="eval-out", help="folder for <dataset>.json and <dataset>.png")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
@@ -41,13 +41,13 @@ def configured_threshold(config: str | None) -> float | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from serve_app.costs import TierCosts
+    from serve_app.costs import PriceFile
     from serve_app.evaluation.embeddings import EmbeddingStore
     from serve_app.evaluation.evaluate import evaluate
     from serve_app.evaluation.report import heading, metrics_table, plot, threshold_table, write_json
 
     threshold = args.threshold if args.threshold is not None else configured_threshold(args.config)
-    cost_ratio = TierCosts.from_yaml(args.costs).small_over_large() if args.costs else None
+    cost_ratio = PriceFile.from_yaml(args.costs).tier_costs().small_over_large() if args.costs else None
     report = evaluate(
         load_spec(args.data),
         EmbeddingStore(progress=not args.quiet),

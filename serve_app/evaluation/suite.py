@@ -78,7 +78,7 @@ def summary_table(reports) -> str:
 
 
 def run_suite(suite: Suite, suite_path: str, progress: bool = True) -> Path:
-    from serve_app.costs import TierCosts
+    from serve_app.costs import PriceFile
     from serve_app.evaluation.dataset import load_labelled
     from serve_app.evaluation.embeddings import EmbeddingStore
     from serve_app.evaluation.evaluate import evaluate
@@ -88,7 +88,7 @@ def run_suite(suite: Suite, suite_path: str, progress: bool = True) -> Path:
     missing = [d.file for d in suite.datasets if d not in present]
     data = [load_labelled(d.file, d.weak, d.strong) for d in present]
     store = EmbeddingStore(progress=progress)
-    ratio = TierCosts.from_yaml(suite.costs).small_over_large() if suite.costs else None
+    ratio = PriceFile.from_yaml(suite.costs).tier_costs().small_over_large() if suite.costs else None
     out = Path(suite.out_dir)
     reports, sections = [], []
     for i, target in enumerate(data):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from serve_app.routing.encoder import MiniLMEncoder
-from serve_app.routing.weights import packaged_minilm_path
 from serve_app.routing.router_core import RouterCore
+from serve_app.routing.weights import packaged_minilm_path
 
 
 @pytest.fixture(scope="module")

@@ -135,3 +135,18 @@ def test_encoder_backend_is_strictly_validated():
         RouterConfig(encoder_backend="onnx")
     with pytest.raises(ValueError):
         make_encoder("tensorrt")
+
+
+def test_one_price_file_serves_eval_metrics_and_the_monthly_model():
+    from serve_app.costs import PriceFile
+
+    prices = PriceFile.from_yaml(ROOT / "bench" / "costs.yaml")
+    costs = prices.tier_costs()  # what `eval --costs`, eval-all and `ingress.costs` use
+    assert costs.small.usd_per_gpu_hour == prices.small.usd_per_gpu_hour
+    assert 0 < costs.small_over_large() < 1
+    assert compare(prices, 0.3, 0.1)[0]["scenario"] == "all large"
+    bare = PriceFile.model_validate(
+        {"small": {"usd_per_gpu_hour": 1, "requests_per_s": 1}, "large": {"usd_per_gpu_hour": 4, "requests_per_s": 1}}
+    )
+    with pytest.raises(ValueError, match="p99_ms and quality"):
+        scenario(bare, 0.3, 0.1, "no latency or quality")
