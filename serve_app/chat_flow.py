@@ -12,18 +12,16 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Optional
 from pydantic import ValidationError
 
 from serve_app import headers as H
-from serve_app.cascade.override import effective_policy, pop_extension
+from serve_app.cascade.override import effective_policy
 from serve_app.cascade.policy import CascadePolicy
-from serve_app.cascade.runner import Attempt, Cascade
-from serve_app.errors import APIError, bad_request, model_not_found
-from serve_app.protocol import parse_json_body, validate_chat_body
-from serve_app.routing.decision import LARGE, SMALL, TIERS, RouteDecision
+from serve_app.cascade.runner import Attempt, Cascade, CascadeCall
+from serve_app.errors import APIError, bad_request
+from serve_app.protocol import ChatRequest, parse_chat_request
+from serve_app.routing.decision import RouteDecision
 from serve_app.tier_client import StreamOptions, TierClient, with_tier_usage
+from serve_app.vocabulary import AUTO, LARGE, SMALL, AnswerReason, RouteReason, Tier, answer_reason
 
 logger = logging.getLogger(__name__)
-
-AUTO = "auto"
-SERVED_MODELS = (AUTO, *TIERS)
 
 RouteFn = Callable[[list[dict[str, Any]]], Awaitable[RouteDecision]]
 RequestFactory = Callable[[dict[str, Any]], Any]
@@ -37,8 +35,8 @@ class ChatResult:
     headers: dict[str, str]
     body: Optional[dict[str, Any]] = None
     stream: Optional[AsyncIterator[str]] = None
-    tier: str = ""
-    reason: str = ""  # routed | direct | escalated | fallback | cascade-only
+    tier: Tier = LARGE
+    reason: AnswerReason = AnswerReason.ROUTED
     attempts: list[Attempt] = field(default_factory=list)  # streams fill usage in as they end
     small_answer: Optional[dict[str, Any]] = None  # the small tier's answer, when it was returned
     route_score: Optional[float] = None
@@ -54,14 +52,14 @@ class ChatResult:
 class Route:
     """The tier chosen for one request and why."""
 
-    tier: str
-    reason: str  # routed | direct | router-fallback | cascade-only
+    tier: Tier
+    reason: RouteReason
     decision: Optional[RouteDecision] = None
 
     def headers(self) -> dict[str, str]:
-        out = {H.TIER: self.tier, H.ROUTE_REASON: self.reason}
+        out = {H.TIER: self.tier, H.ROUTE_REASON: self.reason.value}
         if self.decision is None:
-            out[H.STRATEGY] = "direct" if self.reason == "direct" else "none"
+            out[H.STRATEGY] = "direct" if self.reason is RouteReason.DIRECT else "none"
             return out
         out[H.SCORE] = f"{self.decision.score:.3f}"
         out[H.STRATEGY] = self.decision.strategy
@@ -104,27 +102,19 @@ class ChatFlow:
             raise bad_request(f"Invalid request: {exc}") from None
 
     async def run(self, raw_body: bytes) -> ChatResult:
-        body = parse_json_body(raw_body)
-        extension = pop_extension(body)
-        validate_chat_body(body)
-        if body["model"] not in SERVED_MODELS:
-            raise model_not_found(body["model"], list(SERVED_MODELS))
-        stream = bool(body.get("stream"))
-        options = StreamOptions(include_usage=bool((body.get("stream_options") or {}).get("include_usage")))
+        chat = parse_chat_request(raw_body)
+        body, stream = chat.body, chat.stream
+        options = StreamOptions(include_usage=chat.include_usage)
         request = self.make_request(with_tier_usage(body) if stream else body)
-        policy, cascade_on = effective_policy(self.cascade_policy, extension.cascade)
+        policy, cascade_on = effective_policy(self.cascade_policy, chat.extension.cascade)
 
-        route = await self._route(body, policy)
+        route = await self._route(chat, policy)
         evidence = route.headers()
         score = route.decision.score if route.decision else None
-        reason = "fallback" if route.reason == "router-fallback" else route.reason
         try:
-            if route.tier == SMALL and body["model"] == AUTO and cascade_on:
-                outcome = await self.cascade.run(body, policy, stream, options)
-                if outcome.reason == "small-error":
-                    reason = "fallback"
-                elif outcome.escalated:
-                    reason = "escalated"
+            if route.tier == SMALL and chat.model == AUTO and cascade_on:
+                outcome = await self.cascade.run(CascadeCall(body, policy, stream, options))
+                reason = answer_reason(route.reason, outcome.reason, outcome.escalated)
                 return ChatResult(
                     {**evidence, **outcome.headers()},
                     outcome.body,
@@ -139,7 +129,12 @@ class ChatFlow:
                 )
             attempt = Attempt(route.tier)
             result = ChatResult(
-                evidence, tier=route.tier, reason=reason, attempts=[attempt], route_score=score, request_body=body
+                evidence,
+                tier=route.tier,
+                reason=answer_reason(route.reason),
+                attempts=[attempt],
+                route_score=score,
+                request_body=body,
             )
             if stream:
                 options.on_usage = lambda usage: setattr(attempt, "usage", usage)
@@ -153,15 +148,14 @@ class ChatFlow:
             exc.headers = evidence
             raise
 
-    async def _route(self, body: dict[str, Any], policy: CascadePolicy) -> Route:
-        model = body["model"]
-        if model != AUTO:
-            return Route(tier=model, reason="direct")
+    async def _route(self, chat: ChatRequest, policy: CascadePolicy) -> Route:
+        if chat.model != AUTO:
+            return Route(tier=chat.model, reason=RouteReason.DIRECT)
         if policy.mode == "cascade_only":
-            return Route(tier=SMALL, reason="cascade-only")
+            return Route(tier=SMALL, reason=RouteReason.CASCADE_ONLY)
         try:
-            decision = await asyncio.wait_for(self.route_fn(body["messages"]), self.router_timeout_s)
+            decision = await asyncio.wait_for(self.route_fn(chat.messages), self.router_timeout_s)
         except Exception as exc:  # the router is an optimisation: never fail a request for it
             logger.warning("router failed (%r); sending the request to the large tier", exc)
-            return Route(tier=LARGE, reason="router-fallback")
-        return Route(tier=decision.tier, reason="routed", decision=decision)
+            return Route(tier=LARGE, reason=RouteReason.ROUTER_FALLBACK)
+        return Route(tier=decision.tier, reason=RouteReason.ROUTED, decision=decision)

@@ -1,13 +1,17 @@
-"""Wire-level checks of a chat completion request, before any tier sees it.
+"""A chat completion request, parsed and checked once, before any tier sees it.
 
 Lenient where OpenAI is lenient (unknown fields pass through to vLLM), strict where a bad value
-would otherwise surface as a 500 deep in the graph.
+would otherwise surface as a 500 deep in the graph. `parse_chat_request` is the one entry point:
+JSON, the `tier_router` extension (removed from the body), the checks below, the model name.
 """
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
-from serve_app.errors import bad_request
+from serve_app.cascade.override import RequestExtension, pop_extension
+from serve_app.errors import bad_request, model_not_found
+from serve_app.vocabulary import SERVED_MODELS, ServedModel
 
 VALID_ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 
@@ -51,3 +55,33 @@ def validate_chat_body(body: dict[str, Any]) -> None:
         value = body.get(key)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
             raise bad_request(f"'{key}' must be a positive integer.", key)
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One validated chat request: the body the engines get (extension removed) and what the flow
+    reads from it."""
+
+    body: dict[str, Any]
+    model: ServedModel
+    messages: list[dict[str, Any]]
+    stream: bool
+    include_usage: bool  # the client asked for a usage chunk at the end of the stream
+    extension: RequestExtension
+
+
+def parse_chat_request(raw: bytes) -> ChatRequest:
+    """The request in `raw`, or a 400 (malformed) / 404 (unknown model)."""
+    body = parse_json_body(raw)
+    extension = pop_extension(body)
+    validate_chat_body(body)
+    if body["model"] not in SERVED_MODELS:
+        raise model_not_found(body["model"], list(SERVED_MODELS))
+    return ChatRequest(
+        body=body,
+        model=body["model"],
+        messages=body["messages"],
+        stream=bool(body.get("stream")),
+        include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
+        extension=extension,
+    )

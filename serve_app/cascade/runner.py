@@ -12,10 +12,12 @@ from serve_app.cascade.confidence import (
     parse_self_assessment,
     self_assessment_request,
 )
+from serve_app.cascade.override import EXTENSION_FIELD
 from serve_app.cascade.policy import CascadePolicy
 from serve_app.cascade.replay import replay
 from serve_app.errors import APIError
 from serve_app.tier_client import StreamOptions, TierClient, with_tier_usage
+from serve_app.vocabulary import LARGE, SMALL, EscalationReason, Tier
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +26,7 @@ logger = logging.getLogger(__name__)
 class Attempt:
     """One paid call to a tier."""
 
-    tier: str
+    tier: Tier
     usage: Optional[dict[str, int]] = None
     confidence: Optional[float] = None
     discarded: bool = False
@@ -42,9 +44,9 @@ class Attempt:
 class CascadeOutcome:
     """What the client gets, and the evidence of how it came about."""
 
-    tier: str
+    tier: Tier
     escalated: bool
-    reason: str  # confident | low-confidence | small-error | escalation-failed
+    reason: EscalationReason
     method: str
     confidence: Optional[float]
     attempts: list[Attempt] = field(default_factory=list)
@@ -58,7 +60,7 @@ class CascadeOutcome:
             H.CONFIDENCE: "none" if self.confidence is None else f"{self.confidence:.3f}",
             H.CONFIDENCE_METHOD: self.method,
             H.ESCALATED: "yes" if self.escalated else "no",
-            H.ESCALATION_REASON: self.reason,
+            H.ESCALATION_REASON: self.reason.value,
             H.TIERS_USED: ",".join(a.tier for a in self.attempts),
             H.ATTEMPTS: ", ".join(a.header_value() for a in self.attempts),
         }
@@ -67,7 +69,7 @@ class CascadeOutcome:
         """The `tier_router` field added to non-streaming response bodies."""
         return {
             "escalated": self.escalated,
-            "escalation_reason": self.reason,
+            "escalation_reason": self.reason.value,
             "confidence": self.confidence,
             "confidence_method": self.method,
             "attempts": [a.__dict__ for a in self.attempts],
@@ -101,6 +103,17 @@ def _recording_usage(options: StreamOptions, attempt: Attempt) -> StreamOptions:
     return StreamOptions(options.include_usage, on_usage)
 
 
+@dataclass
+class CascadeCall:
+    """One request's cascade: the client's body, the effective policy, and how the client wants
+    the answer (streamed or not, usage chunk or not)."""
+
+    body: dict[str, Any]
+    policy: CascadePolicy
+    stream: bool
+    options: StreamOptions
+
+
 class Cascade:
     """Runs the escalation edge for one request."""
 
@@ -109,74 +122,81 @@ class Cascade:
         self.large = large
         self.request_factory = request_factory
 
-    async def run(
-        self, body: dict[str, Any], policy: CascadePolicy, stream: bool, options: StreamOptions
-    ) -> CascadeOutcome:
+    async def run(self, call: CascadeCall) -> CascadeOutcome:
+        policy = call.policy
         if policy.method == "logprobs":
-            small_body = logprob_request(body, policy.top_logprobs)
+            small_body = logprob_request(call.body, policy.top_logprobs)
         else:
-            small_body = self_assessment_request(body, policy.self_assessment_prompt)
+            small_body = self_assessment_request(call.body, policy.self_assessment_prompt)
         try:
             response = await self.small.complete(self.request_factory(small_body))
         except APIError as exc:
             if exc.status < 500 or policy.on_small_error == "fail":
                 raise
             logger.warning("small tier failed (%s); falling back to the large tier", exc.message)
-            failed = Attempt("small", discarded=True, error=exc.message)
-            return await self._escalate(body, policy, stream, options, [failed], None, "small-error")
+            failed = Attempt(SMALL, discarded=True, error=exc.message)
+            return await self._escalate(call, [failed], None, EscalationReason.SMALL_ERROR)
 
-        confidence, answer = self._judge(response, body, policy)
-        attempt = Attempt("small", response.get("usage"), confidence)
+        confidence, answer = self._judge(call, response)
+        attempt = Attempt(SMALL, response.get("usage"), confidence)
         if answer is None:  # nothing usable to return, even if the large tier fails
             attempt.discarded = True
-            return await self._escalate(body, policy, stream, options, [attempt], None, "low-confidence")
+            return await self._escalate(call, [attempt], None, EscalationReason.LOW_CONFIDENCE)
         if confidence is not None and confidence >= policy.threshold:
-            return self._answer_small(answer, body, policy, stream, options, [attempt], "confident", confidence)
+            return self._answer_small(call, answer, [attempt], EscalationReason.CONFIDENT, confidence)
         attempt.discarded = True
-        return await self._escalate(body, policy, stream, options, [attempt], answer, "low-confidence")
+        return await self._escalate(call, [attempt], answer, EscalationReason.LOW_CONFIDENCE)
 
-    def _judge(
-        self, response: dict[str, Any], body: dict[str, Any], policy: CascadePolicy
-    ) -> tuple[Optional[float], Optional[dict[str, Any]]]:
+    def _judge(self, call: CascadeCall, response: dict[str, Any]) -> tuple[Optional[float], Optional[dict[str, Any]]]:
         """(confidence, the answer as the client would see it, or None when there is none)."""
         choice = (response.get("choices") or [{}])[0]
-        if policy.method == "logprobs":
-            confidence = logprob_confidence(choice.get("logprobs"), policy.logprob_weight)
-            return confidence, _client_view(response, body, None)
+        if call.policy.method == "logprobs":
+            confidence = logprob_confidence(choice.get("logprobs"), call.policy.logprob_weight)
+            return confidence, _client_view(response, call.body, None)
         raw = (choice.get("message") or {}).get("content")
         content, confidence = parse_self_assessment(raw, choice.get("finish_reason") == "length")
-        return confidence, None if content is None else _client_view(response, body, content)
+        return confidence, None if content is None else _client_view(response, call.body, content)
 
     def _answer_small(
-        self, answer, body, policy, stream, options, attempts, reason, confidence, escalated=False
+        self,
+        call: CascadeCall,
+        answer: dict[str, Any],
+        attempts: list[Attempt],
+        reason: EscalationReason,
+        confidence: Optional[float],
     ) -> CascadeOutcome:
-        outcome = CascadeOutcome("small", escalated, reason, policy.method, confidence, attempts, answer=answer)
-        if stream:
-            outcome.stream = replay(answer, options.include_usage)
+        outcome = CascadeOutcome(SMALL, False, reason, call.policy.method, confidence, attempts, answer=answer)
+        if call.stream:
+            outcome.stream = replay(answer, call.options.include_usage)
         else:
-            outcome.body = {**answer, "tier_router": outcome.extension()}
+            outcome.body = {**answer, EXTENSION_FIELD: outcome.extension()}
         return outcome
 
-    async def _escalate(self, body, policy, stream, options, attempts, small_answer, reason) -> CascadeOutcome:
+    async def _escalate(
+        self,
+        call: CascadeCall,
+        attempts: list[Attempt],
+        small_answer: Optional[dict[str, Any]],
+        reason: EscalationReason,
+    ) -> CascadeOutcome:
         confidence = attempts[0].confidence
-        large = Attempt("large")
+        large = Attempt(LARGE)
+        outcome = CascadeOutcome(LARGE, True, reason, call.policy.method, confidence, [*attempts, large])
         try:
-            if stream:
-                request = self.request_factory(with_tier_usage(body))
-                outcome = CascadeOutcome("large", True, reason, policy.method, confidence, [*attempts, large])
-                outcome.stream = await self.large.open_stream(request, _recording_usage(options, large))
+            if call.stream:
+                request = self.request_factory(with_tier_usage(call.body))
+                outcome.stream = await self.large.open_stream(request, _recording_usage(call.options, large))
                 return outcome
-            response = await self.large.complete(self.request_factory(body))
+            response = await self.large.complete(self.request_factory(call.body))
         except APIError as exc:
-            if small_answer is None or exc.status < 500 or policy.on_large_error == "fail":
+            if small_answer is None or exc.status < 500 or call.policy.on_large_error == "fail":
                 raise
             logger.warning("escalation failed (%s); returning the small answer", exc.message)
             large.error, large.discarded = exc.message, True
             attempts[0].discarded = False
             return self._answer_small(
-                small_answer, body, policy, stream, options, [*attempts, large], "escalation-failed", confidence
+                call, small_answer, [*attempts, large], EscalationReason.ESCALATION_FAILED, confidence
             )
         large.usage = response.get("usage")
-        outcome = CascadeOutcome("large", True, reason, policy.method, confidence, [*attempts, large])
-        outcome.body = {**response, "tier_router": outcome.extension()}
+        outcome.body = {**response, EXTENSION_FIELD: outcome.extension()}
         return outcome

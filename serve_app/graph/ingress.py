@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serve_app.cascade.policy import CascadePolicy
-from serve_app.chat_flow import SERVED_MODELS, ChatFlow
+from serve_app.chat_flow import ChatFlow
 from serve_app.config import IngressConfig
 from serve_app.errors import APIError
 from serve_app.graph.metrics import IngressMetrics
@@ -19,6 +19,7 @@ from serve_app.operations.observer import RequestObserver
 from serve_app.operations.shadow import ShadowStore
 from serve_app.operations.shadow_runner import ShadowRunner
 from serve_app.tier_client import TierClient
+from serve_app.vocabulary import SERVED_MODELS
 
 app = FastAPI(title="tier-router")
 HEALTH_TIMEOUT_S = 2.0

@@ -58,7 +58,7 @@ class IngressMetrics:
         )
 
     def record(self, rec: RequestRecord, costs: Any = None) -> None:
-        self.requests.inc(tags={"tier": rec.tier, "reason": rec.reason})
+        self.requests.inc(tags={"tier": rec.tier, "reason": str(rec.reason)})
         self.latency.observe(rec.latency_s, tags={"tier": rec.tier})
         if rec.ttft_s is not None:
             self.ttft.observe(rec.ttft_s, tags={"tier": rec.tier})

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 from serve_app.operations.alarm import LargeShareAlarm, RollingShare
 from serve_app.operations.shadow_runner import ShadowRunner
-from serve_app.routing.decision import SMALL
+from serve_app.vocabulary import SMALL, AnswerReason, Tier
 
 logger = logging.getLogger(__name__)
 
@@ -16,8 +16,8 @@ logger = logging.getLogger(__name__)
 class RequestRecord:
     """What one answered request did, for the metrics."""
 
-    tier: str  # the tier whose answer was returned
-    reason: str  # routed | direct | escalated | fallback | cascade-only
+    tier: Tier  # the tier whose answer was returned
+    reason: AnswerReason
     latency_s: float
     ttft_s: Optional[float] = None
     attempts: list[tuple[str, dict]] = field(default_factory=list)  # (tier, usage)
@@ -48,7 +48,7 @@ class RequestObserver:
         self.metrics.large_share.set(self.alarm.share.share)
         self.metrics.alarm.set(1.0 if self.alarm.raised else 0.0)
         if result.cascade_judged:
-            self.escalations.observe(result.reason == "escalated")
+            self.escalations.observe(result.reason == AnswerReason.ESCALATED)
             self.metrics.escalation_rate.set(self.escalations.share)
         if self.shadow is not None and result.tier == SMALL and result.small_answer is not None:
             content = (result.small_answer["choices"][0].get("message") or {}).get("content") or ""

@@ -2,16 +2,14 @@
 
 from dataclasses import dataclass
 
-SMALL = "small"
-LARGE = "large"
-TIERS = (SMALL, LARGE)
+from serve_app.vocabulary import LARGE, SMALL, Tier
 
 
 @dataclass(frozen=True)
 class RouteDecision:
     """The router's answer for one request: the tier and the evidence behind it."""
 
-    tier: str
+    tier: Tier
     score: float
     threshold: float
     strategy: str
