@@ -6,13 +6,13 @@ accepted, so a benchmark can never load someone else's server.
 """
 
 import asyncio
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 from urllib.parse import urlparse
 
 from bench.stats import summarize
+from serve_app import sse
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 TIER_HEADER = "x-tier-router-tier"
@@ -93,7 +93,7 @@ async def _one_stream(client: Any, url: str, body: dict[str, Any], timeout_s: fl
     ttft = None
     async with client.stream("POST", url, json=body, timeout=timeout_s) as resp:
         async for line in resp.aiter_lines():
-            if ttft is None and line.startswith("data: ") and _has_content(line[6:]):
+            if ttft is None and _has_content(line):
                 ttft = time.perf_counter() - start
         return Sample(
             time.perf_counter() - start,
@@ -105,14 +105,11 @@ async def _one_stream(client: Any, url: str, body: dict[str, Any], timeout_s: fl
         )
 
 
-def _has_content(data: str) -> bool:
-    if data.strip() == "[DONE]":
-        return False
-    try:
-        choices = json.loads(data).get("choices") or []
-    except ValueError:
-        return False
-    return any((c.get("delta") or {}).get("content") for c in choices)
+def _has_content(line: str) -> bool:
+    """Whether an SSE line carries generated text (the first one marks the time to first token)."""
+    chunk = sse.json_payload(line)
+    choices = chunk.get("choices") if isinstance(chunk, dict) else None
+    return any((c.get("delta") or {}).get("content") for c in choices or [])
 
 
 async def run_load(

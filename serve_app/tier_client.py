@@ -7,16 +7,15 @@ Every failure leaves here as an `APIError`; nothing waits longer than the config
 """
 
 import asyncio
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, Optional
 
+from serve_app import sse
 from serve_app.errors import APIError, from_engine_error, tier_unavailable
+from serve_app.sse import DONE_FRAME
 
 logger = logging.getLogger(__name__)
-
-DONE_FRAME = "data: [DONE]\n\n"
 
 
 @dataclass
@@ -47,37 +46,28 @@ def _frames(item: Any) -> list[str]:
     frames: list[str] = []
     for piece in items:
         if isinstance(piece, str):
-            frames.extend(
-                f"data: {p.strip()[len('data:') :].strip()}\n\n"
-                for p in piece.split("\n\n")
-                if p.strip().startswith("data:")
-            )
+            frames.extend(sse.split_frames(piece))
         else:
-            frames.append(f"data: {json.dumps(piece.model_dump(exclude_none=True))}\n\n")
+            frames.append(sse.frame(piece.model_dump(exclude_none=True)))
     return frames
 
 
 def _usage_only(frame: str) -> Optional[dict[str, Any]]:
     """The usage of the final usage chunk (`choices: []`, sent by OpenAI only on request), or None
     for any other frame."""
-    payload = frame[len("data: ") :].strip()
-    if payload == "[DONE]" or '"choices":[]' not in payload.replace(" ", ""):
+    if '"choices":[]' not in sse.payload(frame).replace(" ", ""):
         return None
-    try:
-        data = json.loads(payload)
-    except json.JSONDecodeError:
-        return None
-    return data.get("usage") if data.get("choices") == [] else None
+    data = sse.json_payload(frame)
+    return data.get("usage") if isinstance(data, dict) and data.get("choices") == [] else None
 
 
 def _frame_error(tier: str, frame: str) -> Optional[APIError]:
     """The error an SSE frame carries instead of a chunk (vLLM streams errors this way), or None."""
-    payload = frame[len("data: ") :].strip()
+    payload = sse.payload(frame)
     if not payload.startswith("{") or '"error"' not in payload:
         return None
-    try:
-        data = json.loads(payload)
-    except json.JSONDecodeError:
+    data = sse.json_payload(frame)
+    if not isinstance(data, dict):
         return None
     error = (
         data.get("error") if isinstance(data.get("error"), dict) else (data if data.get("object") == "error" else None)
@@ -90,7 +80,7 @@ def _frame_error(tier: str, frame: str) -> Optional[APIError]:
 
 
 def _error_frame(error: APIError) -> str:
-    return f"data: {json.dumps(error.body())}\n\n"
+    return sse.frame(error.body())
 
 
 class TierClient:

@@ -1,9 +1,10 @@
 """Replay a finished chat completion as OpenAI SSE chunks (for confident small answers that were
 judged before the client saw a byte)."""
 
-import json
 import re
 from typing import Any, AsyncIterator
+
+from serve_app import sse
 
 WORDS_PER_CHUNK = 8
 
@@ -17,7 +18,7 @@ def _chunk(response: dict[str, Any], choices: list[dict[str, Any]], **extra: Any
         "choices": choices,
         **extra,
     }
-    return f"data: {json.dumps(body)}\n\n"
+    return sse.frame(body)
 
 
 def replay_frames(response: dict[str, Any], include_usage: bool) -> list[str]:
@@ -38,7 +39,7 @@ def replay_frames(response: dict[str, Any], include_usage: bool) -> list[str]:
         )
     if include_usage and response.get("usage"):
         frames.append(_chunk(response, [], usage=response["usage"]))
-    frames.append("data: [DONE]\n\n")
+    frames.append(sse.DONE_FRAME)
     return frames
 
 

@@ -23,6 +23,7 @@ from ray.llm._internal.serve.core.configs.openai_api_models import (
 )
 from ray.llm._internal.serve.core.engine.protocol import LLMEngine
 
+from serve_app import sse
 from serve_app.routing.text import ScoreText, select_text
 
 SLEEP = re.compile(r"__echo_sleep_([0-9.]+)__")
@@ -145,7 +146,7 @@ def _stream_chunks(rid: str, created: int, request: Any, words: list[str], usage
             "model": request.model,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
         }
-        return f"data: {json.dumps(body)}\n\n"
+        return sse.frame(body)
 
     out = [chunk({"role": "assistant", "content": ""})]
     out += [chunk({"content": (" " if i else "") + w}) for i, w in enumerate(words)]
@@ -160,6 +161,6 @@ def _stream_chunks(rid: str, created: int, request: Any, words: list[str], usage
             "choices": [],
             "usage": usage,
         }
-        out.append(f"data: {json.dumps(body)}\n\n")
-    out.append("data: [DONE]\n\n")
+        out.append(sse.frame(body))
+    out.append(sse.DONE_FRAME)
     return out
