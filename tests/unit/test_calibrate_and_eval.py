@@ -126,12 +126,14 @@ def test_specs_and_prompt_files(tmp_path):
     assert read_prompts(text) == ["first prompt", "second prompt"]
 
 
-def test_eval_all_replaces_only_its_own_section():
-    from serve_app.evaluation.suite import SECTION_END, SECTION_START, replace_section
+def test_eval_all_replaces_only_its_own_section(tmp_path):
+    from serve_app.evaluation.suite import SECTION
+    from serve_app.markdown_section import write_section
 
-    first = replace_section("", "# routing v1")
-    doc = first + "\n## Serving benchmarks\nkeep me\n"
-    second = replace_section(doc, "# routing v2")
+    path = tmp_path / "B.md"
+    write_section(path, SECTION, "# routing v1", "tier-router eval-all", first=True)
+    path.write_text(path.read_text() + "\n## Serving benchmarks\nkeep me\n")
+    second = write_section(path, SECTION, "# routing v2", "tier-router eval-all", first=True).read_text()
     assert "routing v1" not in second and "# routing v2" in second
-    assert second.count(SECTION_START) == 1 and second.count(SECTION_END) == 1
+    assert second.count(f"<!-- {SECTION}:start") == 1 and second.count(f"<!-- {SECTION}:end -->") == 1
     assert second.endswith("## Serving benchmarks\nkeep me\n")
