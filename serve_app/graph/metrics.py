@@ -1,9 +1,11 @@
-"""Prometheus metrics through Ray Serve's metrics API (they appear on Ray's metrics endpoint and
-dashboard, prefixed `ray_`). Ray's metrics module is imported on first use; a fake one can be injected."""
+"""Prometheus metrics of the ingress and the router through Ray Serve's metrics API (they appear
+on Ray's metrics endpoint and dashboard, prefixed `ray_`). Ray's metrics module is imported when a
+metrics object is built; a fake one can be injected."""
 
 from typing import Any
 
 from serve_app.operations.observer import RequestRecord
+from serve_app.routing.decision import RouteDecision
 
 LATENCY_BUCKETS_S = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
 
@@ -75,3 +77,38 @@ class IngressMetrics:
         saved = costs.large.usd_per_request() - spent if costs is not None and rec.attempts else 0.0
         if saved > 0:
             self.savings.inc(saved)
+
+
+class RouterMetrics:
+    """Complexity-score histogram, routing latency and cache hit ratio on Ray's metrics endpoint."""
+
+    def __init__(self, metrics: Any = None):
+        if metrics is None:
+            from ray.serve import metrics
+        tags = ("strategy",)
+        self.score = metrics.Histogram(
+            "tier_router_complexity_score",
+            description="Complexity scores (0-10).",
+            boundaries=[float(b) for b in range(1, 10)],
+            tag_keys=tags,
+        )
+        self.latency = metrics.Histogram(
+            "tier_router_route_latency_seconds",
+            description="Routing decision latency.",
+            boundaries=[0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+            tag_keys=tags,
+        )
+        self.decisions = metrics.Counter(
+            "tier_router_route_decisions",
+            description="Routing decisions by tier and cache use.",
+            tag_keys=("strategy", "tier", "cached"),
+        )
+        self.cache_hit_ratio = metrics.Gauge("tier_router_cache_hit_ratio", description="Score cache hits / lookups.")
+
+    def record(self, decision: RouteDecision, latency_s: float, cache: Any) -> None:
+        tags = {"strategy": decision.strategy}
+        self.score.observe(decision.score, tags=tags)
+        self.latency.observe(latency_s, tags=tags)
+        self.decisions.inc(tags={**tags, "tier": decision.tier, "cached": str(decision.cached).lower()})
+        lookups = cache.hits + cache.misses
+        self.cache_hit_ratio.set(cache.hits / lookups if lookups else 0.0)

@@ -1,49 +1,14 @@
 """ComplexityRouter: the CPU-only router deployment (num_gpus=0)."""
 
-import asyncio
 import time
 from typing import Any, Optional
 
 from ray import serve
 
+from serve_app.graph.metrics import RouterMetrics
 from serve_app.routing.decision import RouteDecision
 from serve_app.routing.encoder import make_encoder
 from serve_app.routing.router_core import RouterCore
-
-
-class RouterMetrics:
-    """Complexity-score histogram, routing latency and cache hit ratio on Ray's metrics endpoint."""
-
-    def __init__(self):
-        from ray.serve import metrics
-
-        tags = ("strategy",)
-        self.score = metrics.Histogram(
-            "tier_router_complexity_score",
-            description="Complexity scores (0-10).",
-            boundaries=[float(b) for b in range(1, 10)],
-            tag_keys=tags,
-        )
-        self.latency = metrics.Histogram(
-            "tier_router_route_latency_seconds",
-            description="Routing decision latency.",
-            boundaries=[0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
-            tag_keys=tags,
-        )
-        self.decisions = metrics.Counter(
-            "tier_router_route_decisions",
-            description="Routing decisions by tier and cache use.",
-            tag_keys=("strategy", "tier", "cached"),
-        )
-        self.cache_hit_ratio = metrics.Gauge("tier_router_cache_hit_ratio", description="Score cache hits / lookups.")
-
-    def record(self, decision: RouteDecision, latency_s: float, cache: Any) -> None:
-        tags = {"strategy": decision.strategy}
-        self.score.observe(decision.score, tags=tags)
-        self.latency.observe(latency_s, tags=tags)
-        self.decisions.inc(tags={**tags, "tier": decision.tier, "cached": str(decision.cached).lower()})
-        lookups = cache.hits + cache.misses
-        self.cache_hit_ratio.set(cache.hits / lookups if lookups else 0.0)
 
 
 class ComplexityRouter:
@@ -75,10 +40,6 @@ class ComplexityRouter:
         decision = self._core.decide(score, cached=cached)
         self._metrics.record(decision, time.perf_counter() - start, self._core.cache)
         return decision
-
-    async def score(self, texts: list[str]) -> list[float]:
-        """Scores for raw texts (calibration and tools); bypasses the cache."""
-        return list(await asyncio.gather(*(self._score_batch(t) for t in texts)))
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
     async def _score_batch(self, texts: list[str]) -> list[float]:

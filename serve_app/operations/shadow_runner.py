@@ -67,8 +67,3 @@ class ShadowRunner:
             self.on_event("failed")
         finally:
             self.in_flight -= 1
-
-    async def drain(self) -> None:
-        """Wait for shadow calls in flight (tests and shutdown)."""
-        if self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
