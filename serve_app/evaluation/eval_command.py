@@ -3,7 +3,7 @@
 import argparse
 from pathlib import Path
 
-from serve_app.evaluation.dataset import load_spec
+from serve_app.evaluation.dataset import DROP_MISSING, load_specs
 from serve_app.routing.policy import DEFAULT_THRESHOLD
 
 
@@ -28,6 +28,11 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--costs", help="price file with per-tier costs (see bench/costs.yaml)")
     p.add_argument("--out", default="eval-out", help="folder for <dataset>.json and <dataset>.png")
+    p.add_argument(
+        DROP_MISSING,
+        action="store_true",
+        help="leave out rows that lack a score for either model (default: refuse such a file)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -43,17 +48,28 @@ def configured_threshold(config: str | None) -> float | None:
 def run(args: argparse.Namespace) -> int:
     from serve_app.costs import PriceFile
     from serve_app.evaluation.embeddings import EmbeddingStore
-    from serve_app.evaluation.evaluate import evaluate
-    from serve_app.evaluation.report import heading, metrics_table, plot, threshold_table, write_json
+    from serve_app.evaluation.evaluate import evaluate, load_artifacts
+    from serve_app.evaluation.report import (
+        heading,
+        metrics_table,
+        plot,
+        threshold_table,
+        write_json,
+    )
 
     threshold = args.threshold if args.threshold is not None else configured_threshold(args.config)
     cost_ratio = PriceFile.from_yaml(args.costs).tier_costs().small_over_large() if args.costs else None
+    try:  # every input checked before minutes of embedding
+        data, *pool = load_specs([args.data, *args.pool], args.drop_missing)
+        load_artifacts(args.artifact)
+    except ValueError as exc:
+        raise SystemExit(f"tier-router eval: {exc}") from None
     report = evaluate(
-        load_spec(args.data),
+        data,
         EmbeddingStore(progress=not args.quiet),
         learned=args.learned,
         artifacts=args.artifact,
-        pool=[load_spec(s) for s in args.pool],
+        pool=pool,
         folds=args.folds,
         threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
         cost_ratio=cost_ratio,

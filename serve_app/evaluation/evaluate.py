@@ -2,20 +2,39 @@
 
 Baselines: random (every prompt ties, i.e. the expected random router), length, the design's
 exemplar heuristic, and the oracle (true gap strong - weak, PGR may exceed 1). Learned routers are
-scored held-out (own split or k-fold); trained artifacts passed with `--artifact` are scored as they
-are, so do not pass one trained on the same rows.
+scored held-out within the dataset (own split or k-fold) and, given `across` datasets, also
+trained on those only (leave one dataset out). Trained artifacts passed with `--artifact` are
+scored as they are; their row names what they were trained on. Every router is measured on the
+same rows (a file's `test` split when it has its own), with a bootstrap interval of its APGR.
 """
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
 from serve_app.evaluation.dataset import LabelledSet
 from serve_app.evaluation.embeddings import EmbeddingStore
-from serve_app.evaluation.heldout import Embedded, heldout_scores, protocol_of
-from serve_app.evaluation.metrics import at_threshold, quality_curve, summarise
-from serve_app.routing.learned import KnnStrategyConfig, LogisticStrategyConfig, RouterArtifact
+from serve_app.evaluation.heldout import (
+    Embedded,
+    across_scores,
+    evaluated_rows,
+    has_own_split,
+    heldout_scores,
+)
+from serve_app.evaluation.metrics import (
+    at_threshold,
+    bootstrap_apgr,
+    interval,
+    quality_curve,
+    summarise,
+)
+from serve_app.routing.learned import (
+    KnnStrategyConfig,
+    LogisticStrategyConfig,
+    RouterArtifact,
+)
 from serve_app.routing.policy import DEFAULT_THRESHOLD
 from serve_app.routing.strategies import (
     ExemplarStrategyConfig,
@@ -24,7 +43,10 @@ from serve_app.routing.strategies import (
 )
 
 BASELINES = ("random", "length", "exemplar")
-ON_SCALE = {"length", "exemplar"}  # scores on the router's 0-10 scale (plus learned ones)
+NOTES = {
+    "random": "no training: the expected value of random routing (all ties)",
+    "oracle": "knows both answers: upper bound",
+}  # the rows not on the router's 0-10 scale
 
 
 class CachedEncoder:
@@ -42,11 +64,12 @@ class CachedEncoder:
 class RouterResult:
     name: str
     scores: np.ndarray
-    metrics: dict
+    metrics: dict  # apgr, cpt50, cpt80, apgr_ci (95% bootstrap interval)
     on_scale: bool
-    note: str = ""
+    measured: str = ""  # what the number measured: within one dataset, across datasets, no training
     at_threshold: Optional[dict] = None
     curve: dict = field(default_factory=dict)
+    bootstrap: Optional[np.ndarray] = None  # APGR on the shared bootstrap resamples (not written out)
 
 
 @dataclass
@@ -72,11 +95,43 @@ def baseline_scores(data: LabelledSet, store: EmbeddingStore) -> dict[str, np.nd
     }
 
 
-def artifact_scores(path: str, data: LabelledSet, store: EmbeddingStore) -> tuple[str, np.ndarray]:
-    kind = RouterArtifact.load(path).kind
-    config = {"knn": KnnStrategyConfig, "logistic": LogisticStrategyConfig}[kind](artifact=path)
-    scores = build_scorer(config, CachedEncoder(store)).score(data.prompts)
-    return f"{kind}:{path}", np.array(scores)
+def load_artifacts(paths: list[str]) -> dict[str, tuple[str, RouterArtifact]]:
+    """{row label: (path, artifact)}, labelled by file name (the path only where two names clash);
+    every file is read, so a bad path is refused before anything is embedded."""
+    names = [Path(p).name for p in paths]
+    loaded = {}
+    for path, name in zip(paths, names, strict=True):
+        try:
+            artifact = RouterArtifact.load(path)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ValueError(f"--artifact {path}: not a router artifact ({exc})") from None
+        loaded[name if names.count(name) == 1 else path] = (path, artifact)
+    return loaded
+
+
+def artifact_scores(path: str, artifact: RouterArtifact, data: LabelledSet, store: EmbeddingStore) -> np.ndarray:
+    config = {"knn": KnnStrategyConfig, "logistic": LogisticStrategyConfig}[artifact.kind](artifact=path)
+    return np.array(build_scorer(config, CachedEncoder(store)).score(data.prompts))
+
+
+def describe(data: LabelledSet, rows: int, folds: int, learned, across, artifacts, pooled: bool) -> str:
+    """What was done, for the table title: rows measured, then how each kind of router got there."""
+    parts = [f"own test split, {rows} of {len(data)} rows" if has_own_split(data) else f"all {rows} rows"]
+    if data.dropped:
+        parts[0] += f" ({data.dropped} rows without both scores left out)"
+    if learned:
+        trained = "trained on the train split" if has_own_split(data) else f"{folds}-fold cross-validation"
+        parts.append(
+            f"{', '.join(learned)} within the dataset ({trained}"
+            + ("; other files joined training)" if pooled else ")")
+        )
+        if across:
+            parts.append("LODO rows trained on the other datasets only")
+    if artifacts:
+        parts.append(f"{len(artifacts)} artifact(s) scored as trained")
+    if not learned and not artifacts:
+        parts.append("no router trained")
+    return "; ".join(parts)
 
 
 def evaluate(
@@ -89,24 +144,38 @@ def evaluate(
     threshold: float = DEFAULT_THRESHOLD,
     cost_ratio: Optional[float] = None,
     progress: bool = True,
+    across: list[LabelledSet] = (),
     **params,
 ) -> EvalReport:
-    """Score `data` with baselines, held-out learned routers and artifacts; measure each.
-    `params` (k, c) go to the learned routers' training."""
+    """Score `data` with baselines, held-out learned routers, leave-one-dataset-out learned routers
+    (trained on `across` only) and artifacts; measure each on the same rows. `params` (k, c) go to
+    the learned routers' training."""
+    loaded = load_artifacts(list(artifacts))
     target = Embedded(data, store.embed(data.prompts, label=data.name))
     others = [Embedded(p, store.embed(p.prompts, label=p.name)) for p in pool]
     index, learned_scores = (
         heldout_scores(target, list(learned), folds, others, progress, **params)
         if learned
-        else (np.arange(len(data)), {})
+        else (evaluated_rows(data), {})
     )
+    measured = {name: "prompt only, no training" for name in ("length", "exemplar")}
     scored = {name: s[index] for name, s in baseline_scores(data, store).items()}
     scored.update(learned_scores)
-    scored.update(artifact_scores(path, data, store) for path in artifacts)
+    within = "own split" if has_own_split(data) else f"{folds}-fold CV"
+    measured.update({k: f"within one dataset ({within})" for k in learned_scores})
+    if across and learned:
+        sources = [Embedded(p, store.embed(p.prompts, label=p.name)) for p in across]
+        lodo = across_scores(target, index, sources, list(learned), **params)
+        names = ", ".join(p.name for p in across)
+        scored.update({f"{k} (LODO)": s for k, s in lodo.items()})
+        measured.update({f"{k} (LODO)": f"across datasets: trained on {names}" for k in lodo})
+    for label, (path, artifact) in loaded.items():
+        scored[label] = artifact_scores(path, artifact, data, store)[index]
+        measured[label] = artifact_provenance(artifact, data)
     evaluated = data.subset(index)
     scored["oracle"] = evaluated.strong - evaluated.weak
     routers = [
-        _measure(name, scores, evaluated, threshold, cost_ratio, learned, bool(others))
+        _measure(name, scores, evaluated, threshold, cost_ratio, name not in NOTES, measured.get(name, ""))
         for name, scores in scored.items()
     ]
     return EvalReport(
@@ -114,7 +183,7 @@ def evaluate(
         weak_model=data.weak_model,
         strong_model=data.strong_model,
         rows=len(index),
-        protocol=protocol_of(data, folds),
+        protocol=describe(data, len(index), folds, list(learned), across, loaded, bool(others)),
         threshold=threshold,
         cost_ratio=cost_ratio,
         routers=routers,
@@ -123,29 +192,36 @@ def evaluate(
     )
 
 
+def artifact_provenance(artifact: RouterArtifact, data: LabelledSet) -> str:
+    """What an artifact's row measured, from the datasets its meta names. `train` leaves out the
+    test rows of a file with its own split; any other file it names was trained on in full."""
+    names = [d.get("name", "?") for d in artifact.meta.get("datasets", [])]
+    text = f"as trained, on {', '.join(names) or 'unrecorded data'}"
+    return text + (" (IN-SAMPLE: trained on these rows)" if data.name in names and not has_own_split(data) else "")
+
+
 def _measure(
     name: str,
     scores: np.ndarray,
     data: LabelledSet,
     threshold: float,
     cost_ratio: Optional[float],
-    learned: list[str],
-    pooled: bool,
+    on_scale: bool,
+    measured: str,
 ) -> RouterResult:
-    on_scale = name in ON_SCALE or name in learned or ":" in name
     curve = quality_curve(scores, data.weak, data.strong)
-    note = {"random": "expected value (all ties)", "oracle": "knows the answers: upper bound"}.get(name, "")
-    if name in learned:
-        note = "held-out" + (", trained with the other datasets too" if pooled else "")
+    samples = bootstrap_apgr(scores, data.weak, data.strong)
+    metrics = {**summarise(scores, data.weak, data.strong), "apgr_ci": list(interval(samples))}
     point = at_threshold(scores, data.weak, data.strong, threshold, cost_ratio) if on_scale else None
     return RouterResult(
         name=name,
         scores=scores,
-        metrics=summarise(scores, data.weak, data.strong),
+        metrics=metrics,
         on_scale=on_scale,
-        note=note,
+        measured=measured or NOTES.get(name, ""),
         at_threshold=point.__dict__ if point else None,
         curve=_sampled(curve),
+        bootstrap=samples,
     )
 
 

@@ -36,12 +36,13 @@ def training_rows(
 ) -> TrainingRows:
     rows = TrainingRows.empty(target.vectors.shape[1])
     prompts = target.data.prompts
-    rows = rows.add(
-        target.vectors[train_index],
-        target.data.normalised_gap()[train_index],
-        target.source(),
-        [prompts[i] for i in train_index],
-    )
+    if len(train_index):
+        rows = rows.add(
+            target.vectors[train_index],
+            target.data.normalised_gap()[train_index],
+            target.source(),
+            [prompts[i] for i in train_index],
+        )
     for other in pool:
         keep = drop_near_duplicates(other.vectors, target.vectors[held_out])
         rows = rows.add(
@@ -74,6 +75,24 @@ def heldout_scores(
     return evaluated, {kind: s[evaluated] for kind, s in scores.items()}
 
 
+def across_scores(
+    target: Embedded, evaluated: np.ndarray, others: list[Embedded], kinds: list[str], **params
+) -> dict[str, np.ndarray]:
+    """Leave-one-dataset-out: {kind: scores of the `evaluated` rows} from a router trained only on
+    the `others` (minus near-duplicates of the evaluated rows), never on the target dataset."""
+    rows = training_rows(target, np.zeros(0, dtype=int), evaluated, list(others))
+    texts = [target.data.prompts[i] for i in evaluated]
+    return {kind: predict(fit(kind, rows, **params), target.vectors[evaluated], texts) for kind in kinds}
+
+
+def has_own_split(data: LabelledSet) -> bool:
+    return {"train", "test"} <= set(data.splits)
+
+
+def evaluated_rows(data: LabelledSet) -> np.ndarray:
+    """Rows every router is measured on: the `test` split of a file that has its own, else all."""
+    return np.flatnonzero(np.array(data.splits) == "test") if has_own_split(data) else np.arange(len(data))
+
+
 def protocol_of(data: LabelledSet, folds: int) -> str:
-    split = set(data.splits)
-    return "own train/test split" if {"train", "test"} <= split else f"{folds}-fold cross-validation"
+    return "own train/test split" if has_own_split(data) else f"{folds}-fold cross-validation"

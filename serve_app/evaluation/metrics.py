@@ -104,3 +104,33 @@ def summarise(scores: np.ndarray, weak: np.ndarray, strong: np.ndarray) -> dict[
     """APGR, CPT(50%), CPT(80%) of one router."""
     curve = quality_curve(scores, weak, strong)
     return {"apgr": apgr(curve), "cpt50": cpt(curve, 0.5), "cpt80": cpt(curve, 0.8)}
+
+
+BOOTSTRAP_RESAMPLES = 400
+
+
+def bootstrap_apgr(
+    scores: np.ndarray, weak: np.ndarray, strong: np.ndarray, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
+) -> np.ndarray:
+    """APGR on bootstrap resamples of the prompts (router scores held fixed: no training variance).
+    The resamples depend only on the number of rows and the seed, so routers measured on the same
+    rows pair up (differences of two routers' samples bootstrap the difference). A resample whose
+    strong model is not better than the weak one gives NaN."""
+    scores, weak, strong = (np.asarray(a, dtype=float) for a in (scores, weak, strong))
+    rng = np.random.default_rng(seed)
+    n, out = len(weak), np.full(resamples, np.nan)
+    for b in range(resamples):
+        pick = rng.integers(0, n, n)
+        if np.sum(strong[pick] - weak[pick]) > 0:
+            out[b] = apgr(quality_curve(scores[pick], weak[pick], strong[pick]))
+    return out
+
+
+def interval(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of bootstrap samples (NaN samples ignored; (nan, nan) if none is left)."""
+    kept = np.asarray(samples, dtype=float)
+    kept = kept[~np.isnan(kept)]
+    if not len(kept):
+        return float("nan"), float("nan")
+    lo, hi = np.quantile(kept, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)

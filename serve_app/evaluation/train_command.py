@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from serve_app.evaluation.dataset import load_spec
+from serve_app.evaluation.dataset import DROP_MISSING, load_specs
 
 
 def add_parser(sub) -> None:
@@ -18,6 +18,11 @@ def add_parser(sub) -> None:
     p.add_argument("--c", type=float, default=None, help="logistic inverse regularisation (default 1.0)")
     p.add_argument("--folds", type=int, default=5, help="k for the held-out report on files without a split")
     p.add_argument("--no-report", action="store_true", help="skip the held-out report")
+    p.add_argument(
+        DROP_MISSING,
+        action="store_true",
+        help="leave out rows that lack a score for either model (default: refuse such a file)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -65,8 +70,12 @@ def run(args: argparse.Namespace) -> int:
     from serve_app.evaluation.heldout import Embedded
     from serve_app.evaluation.training import fit
 
+    try:  # every file checked before minutes of embedding
+        sets = load_specs(args.data, args.drop_missing)
+    except ValueError as exc:
+        raise SystemExit(f"tier-router train: {exc}") from None
     store = _store(not args.quiet)
-    embedded = [Embedded(d, store.embed(d.prompts, label=d.name)) for d in map(load_spec, args.data)]
+    embedded = [Embedded(d, store.embed(d.prompts, label=d.name)) for d in sets]
     params = {k: v for k, v in {"k": args.k, "c": args.c}.items() if v is not None}
     if not args.no_report:
         held_out_report(embedded, args.kind, args.folds, not args.quiet, params)

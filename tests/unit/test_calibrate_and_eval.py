@@ -87,7 +87,7 @@ def test_evaluate_puts_learned_routers_next_to_baselines(tmp_path):
     assert set(apgr) == {"random", "length", "exemplar", "knn", "logistic", "oracle"}
     assert apgr["random"] == pytest.approx(0.5)
     assert apgr["knn"] > 0.8 and apgr["oracle"] >= apgr["knn"]
-    assert report.protocol == "3-fold cross-validation"
+    assert report.protocol == "all 60 rows; knn, logistic within the dataset (3-fold cross-validation)"
     table = metrics_table(report)
     assert "| **knn** |" in table or "| **logistic** |" in table
     assert json.loads(json.dumps(to_json(report)))["routers"][0]["name"] == "random"
