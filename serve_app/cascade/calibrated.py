@@ -36,18 +36,31 @@ class Calibration:
             raise ValueError("calibration: every scale must be positive")
 
     def probability(self, values: dict[str, float]) -> float:
-        z = self.intercept + sum(c * (values[f] - m) / s
-                                 for f, m, s, c in zip(self.features, self.mean, self.scale, self.coef))
+        z = self.intercept + sum(
+            c * (values[f] - m) / s for f, m, s, c in zip(self.features, self.mean, self.scale, self.coef, strict=True)
+        )
         return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {"features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),
-                "coef": list(self.coef), "intercept": self.intercept, "meta": self.meta}
+        return {
+            "features": list(self.features),
+            "mean": list(self.mean),
+            "scale": list(self.scale),
+            "coef": list(self.coef),
+            "intercept": self.intercept,
+            "meta": self.meta,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Calibration":
-        return cls(tuple(data["features"]), tuple(map(float, data["mean"])), tuple(map(float, data["scale"])),
-                   tuple(map(float, data["coef"])), float(data["intercept"]), dict(data.get("meta") or {}))
+        return cls(
+            tuple(data["features"]),
+            tuple(map(float, data["mean"])),
+            tuple(map(float, data["scale"])),
+            tuple(map(float, data["coef"])),
+            float(data["intercept"]),
+            dict(data.get("meta") or {}),
+        )
 
 
 def resolve_path(name: str) -> Path:

@@ -11,9 +11,9 @@ from serve_app.cascade.confidence import (
     parse_self_assessment,
     self_assessment_request,
 )
+from serve_app.cascade.methods import answer_confidence
 from serve_app.cascade.override import EXTENSION_FIELD
 from serve_app.cascade.policy import CascadePolicy
-from serve_app.cascade.methods import answer_confidence
 from serve_app.cascade.replay import replay
 from serve_app.errors import APIError
 from serve_app.tier_client import StreamOptions, TierClient, with_tier_usage

@@ -25,9 +25,14 @@ def token_logprobs(logprobs: Any) -> Optional[list[tuple[float, list[float]]]]:
         lp = token.get("logprob") if isinstance(token, dict) else None
         if isinstance(lp, bool) or not isinstance(lp, (int, float)) or math.isnan(lp):
             return None
-        alts = sorted((max(float(t["logprob"]), FLOOR) for t in token.get("top_logprobs") or []
-                       if isinstance(t, dict) and isinstance(t.get("logprob"), (int, float))
-                       and not math.isnan(t["logprob"])), reverse=True)
+        alts = sorted(
+            (
+                max(float(t["logprob"]), FLOOR)
+                for t in token.get("top_logprobs") or []
+                if isinstance(t, dict) and isinstance(t.get("logprob"), (int, float)) and not math.isnan(t["logprob"])
+            ),
+            reverse=True,
+        )
         tokens.append((max(float(lp), FLOOR), alts))
     return tokens
 
@@ -70,7 +75,7 @@ def _lead(logprobs: Any, count: int) -> Optional[list[tuple[float, list[float]]]
     start = 0
     while start < len(tokens) - 1 and not str(content[start].get("token", "x")).strip():
         start += 1
-    return tokens[start:start + count]
+    return tokens[start : start + count]
 
 
 def first_prob(logprobs: Any) -> Optional[float]:

@@ -11,8 +11,9 @@ from typing import Any, Optional
 
 def cache_key(url: str, model: str, kind: str, body: dict[str, Any]) -> str:
     """Stable key of one call: the same request to the same endpoint hits the same entry."""
-    blob = json.dumps({"url": url.rstrip("/"), "model": model, "kind": kind, "body": body},
-                      sort_keys=True, ensure_ascii=False)
+    blob = json.dumps(
+        {"url": url.rstrip("/"), "model": model, "kind": kind, "body": body}, sort_keys=True, ensure_ascii=False
+    )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 

@@ -8,8 +8,16 @@ import numpy as np
 
 from serve_app.cascade.calibrated import Calibration
 
-FEATURES = ("logprobs", "mean_prob", "min_prob", "mean_margin", "first_prob", "first_margin",
-            "lead3_prob", "log_tokens")
+FEATURES = (
+    "logprobs",
+    "mean_prob",
+    "min_prob",
+    "mean_margin",
+    "first_prob",
+    "first_margin",
+    "lead3_prob",
+    "log_tokens",
+)
 
 
 def feature_matrix(rows: list[Optional[dict[str, float]]], features=FEATURES) -> tuple[np.ndarray, np.ndarray]:
@@ -19,8 +27,9 @@ def feature_matrix(rows: list[Optional[dict[str, float]]], features=FEATURES) ->
     return x.reshape(-1, len(features)), mask
 
 
-def fit(x: np.ndarray, y: np.ndarray, features=FEATURES, c: float = 1.0,
-        meta: Optional[dict[str, Any]] = None) -> Calibration:
+def fit(
+    x: np.ndarray, y: np.ndarray, features=FEATURES, c: float = 1.0, meta: Optional[dict[str, Any]] = None
+) -> Calibration:
     """L2 logistic regression on standardised features."""
     from sklearn.linear_model import LogisticRegression
 
@@ -30,19 +39,24 @@ def fit(x: np.ndarray, y: np.ndarray, features=FEATURES, c: float = 1.0,
     scale = x.std(axis=0)
     scale[scale <= 1e-12] = 1.0
     model = LogisticRegression(C=c, max_iter=1000).fit((x - mean) / scale, (y > 0.5).astype(int))
-    return Calibration(tuple(features), tuple(mean.tolist()), tuple(scale.tolist()),
-                       tuple(model.coef_[0].tolist()), float(model.intercept_[0]),
-                       {"rows": int(len(y)), "positive_rate": float(np.mean(y > 0.5)), **(meta or {})})
+    return Calibration(
+        tuple(features),
+        tuple(mean.tolist()),
+        tuple(scale.tolist()),
+        tuple(model.coef_[0].tolist()),
+        float(model.intercept_[0]),
+        {"rows": int(len(y)), "positive_rate": float(np.mean(y > 0.5)), **(meta or {})},
+    )
 
 
 def predict(calibration: Calibration, x: np.ndarray) -> np.ndarray:
     z = calibration.intercept + ((x - np.array(calibration.mean)) / np.array(calibration.scale)) @ np.array(
-        calibration.coef)
+        calibration.coef
+    )
     return 1.0 / (1.0 + np.exp(-np.clip(z, -700, 700)))
 
 
-def cross_fitted(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0,
-                 features=FEATURES) -> np.ndarray:
+def cross_fitted(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0, features=FEATURES) -> np.ndarray:
     """Out-of-fold P(right) for every row: k folds, each scored by a model fitted on the others."""
     n = len(y)
     if n < 2 * folds:

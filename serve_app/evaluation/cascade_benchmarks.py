@@ -22,9 +22,11 @@ def command_line() -> str:
 
 def machine() -> str:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{platform.machine()}, {os.cpu_count()} logical cores (1-min load average {load:.1f}; other work "
-            f"shares this machine), Python {platform.python_version()}, "
-            f"{datetime.datetime.now().isoformat(timespec='minutes')}")
+    return (
+        f"{platform.machine()}, {os.cpu_count()} logical cores (1-min load average {load:.1f}; other work "
+        f"shares this machine), Python {platform.python_version()}, "
+        f"{datetime.datetime.now().isoformat(timespec='minutes')}"
+    )
 
 
 def _reading(evaluation: CascadeEvaluation) -> str:
@@ -53,30 +55,48 @@ def _reading(evaluation: CascadeEvaluation) -> str:
 
 
 def cascade_section(evaluation: CascadeEvaluation, md: str, images: list[Path], root: Path) -> str:
-    pictures = "\n".join(f"![{p.stem}]({p.relative_to(root).as_posix() if p.is_absolute() else p.as_posix()})"
-                         for p in images)
-    return (f"Command: `{command_line()}`  \nMachine: {machine()}\n\n"
-            f"{md.strip()}\n\n{pictures}\n\n{_reading(evaluation)}\n")
+    pictures = "\n".join(
+        f"![{p.stem}]({p.relative_to(root).as_posix() if p.is_absolute() else p.as_posix()})" for p in images
+    )
+    return (
+        f"Command: `{command_line()}`  \nMachine: {machine()}\n\n{md.strip()}\n\n{pictures}\n\n{_reading(evaluation)}\n"
+    )
 
 
 def tune_section(result: dict, image: Path | None) -> str:
-    rows = [[name, s["prompts"], f"{100 * s['share_to_large']:.1f}%", f"{100 * s['routed']:.1f}%",
-             f"{100 * s['escalated']:.1f}%", "-" if s["quality"] is None else f"{s['quality']:.3f}"]
-            for name, s in result["sets"].items()]
+    rows = [
+        [
+            name,
+            s["prompts"],
+            f"{100 * s['share_to_large']:.1f}%",
+            f"{100 * s['routed']:.1f}%",
+            f"{100 * s['escalated']:.1f}%",
+            "-" if s["quality"] is None else f"{s['quality']:.3f}",
+        ]
+        for name, s in result["sets"].items()
+    ]
     table = markdown_table(["set", "prompts", "reaches large", "routed", "escalated", "quality"], rows)
     goal = result["goal"]
     q = result["quality"]
-    quality = "" if q is None else (f"; quality on the labelled set {q:.3f} (95% CI {result['quality_95ci'][0]:.3f}-"
-                                    f"{result['quality_95ci'][1]:.3f})")
+    quality = (
+        ""
+        if q is None
+        else (
+            f"; quality on the labelled set {q:.3f} (95% CI {result['quality_95ci'][0]:.3f}-"
+            f"{result['quality_95ci'][1]:.3f})"
+        )
+    )
     picture = f"\n\n![joint curve]({image.as_posix()})" if image else ""
-    return (f"Command: `{command_line()}`  \nMachine: {machine()}\n\n"
-            f"Goal {goal}; router `{result['strategy']}`, cascade method `{result['method']}`. Chosen: route "
-            f"threshold **{result['route_threshold']}**, cascade threshold **{result['cascade_threshold']}**. "
-            f"Expected share reaching large on the mix ({result['mix']}): {100 * result['share_to_large']:.1f}% "
-            f"(95% CI {100 * result['share_95ci'][0]:.1f}-{100 * result['share_95ci'][1]:.1f}%), of which "
-            f"{100 * result['routed']:.1f}% routed and {100 * result['escalated']:.1f}% escalated{quality}.\n\n"
-            f"{table}\n\nIntervals are bootstrap 95% at the chosen thresholds; they leave out the optimism of "
-            f"choosing the thresholds on the same data.{picture}\n")
+    return (
+        f"Command: `{command_line()}`  \nMachine: {machine()}\n\n"
+        f"Goal {goal}; router `{result['strategy']}`, cascade method `{result['method']}`. Chosen: route "
+        f"threshold **{result['route_threshold']}**, cascade threshold **{result['cascade_threshold']}**. "
+        f"Expected share reaching large on the mix ({result['mix']}): {100 * result['share_to_large']:.1f}% "
+        f"(95% CI {100 * result['share_95ci'][0]:.1f}-{100 * result['share_95ci'][1]:.1f}%), of which "
+        f"{100 * result['routed']:.1f}% routed and {100 * result['escalated']:.1f}% escalated{quality}.\n\n"
+        f"{table}\n\nIntervals are bootstrap 95% at the chosen thresholds; they leave out the optimism of "
+        f"choosing the thresholds on the same data.{picture}\n"
+    )
 
 
 def write_section(path: str, section: tuple[str, str, str], body: str) -> None:

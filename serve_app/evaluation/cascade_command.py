@@ -37,21 +37,33 @@ def add_call_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-tokens", type=int, default=CallSettings.max_tokens, help="max_tokens per answer")
     p.add_argument("--concurrency", type=int, default=CallSettings.concurrency, help="calls at once")
     p.add_argument("--timeout", type=float, default=CallSettings.timeout_s, help="seconds per call")
-    p.add_argument("--cache", default=None, help="answer cache JSONL (default: ~/.cache/tier-router/cascade/answers.jsonl)")
+    p.add_argument(
+        "--cache", default=None, help="answer cache JSONL (default: ~/.cache/tier-router/cascade/answers.jsonl)"
+    )
     p.add_argument("--offline", action="store_true", help="make no calls: use cached answers only")
 
 
 def settings_of(args: argparse.Namespace, kinds=CALL_KINDS) -> CallSettings:
-    return CallSettings(url=args.url, model=args.model, max_tokens=args.max_tokens, top_logprobs=5,
-                        concurrency=args.concurrency, timeout_s=args.timeout, kinds=tuple(kinds))
+    return CallSettings(
+        url=args.url,
+        model=args.model,
+        max_tokens=args.max_tokens,
+        top_logprobs=5,
+        concurrency=args.concurrency,
+        timeout_s=args.timeout,
+        kinds=tuple(kinds),
+    )
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("eval-cascade", help="measure the cascade's confidence signals on a live small tier")
     add_call_args(p)
     p.add_argument("--kinds", default=",".join(CALL_KINDS), help=f"call kinds to make ({', '.join(CALL_KINDS)})")
-    p.add_argument("--routers", default="random,length,exemplar",
-                   help="prompt-only routers to show on the same items ('' for none)")
+    p.add_argument(
+        "--routers",
+        default="random,length,exemplar",
+        help="prompt-only routers to show on the same items ('' for none)",
+    )
     p.add_argument("--fit-out", help="also fit the `calibrated` confidence on every graded answer; write its JSON here")
     p.add_argument("--out", default="eval-out/cascade", help="folder for cascade.{json,md} and plots")
     p.add_argument("--benchmarks", help="also rewrite the cascade section of this Markdown file (BENCHMARKS.md)")
@@ -84,8 +96,7 @@ def load_records(args: argparse.Namespace, kinds=CALL_KINDS):
 
     grader = get_grader(args.grader)
     large = [m for m in args.large.split(",") if m]
-    items, skipped = load_items(args.data, grader.load_references(args.references), large,
-                                args.size or None, args.seed)
+    items, skipped = load_items(args.data, grader.load_references(args.references), large, args.size or None, args.seed)
     if skipped:
         print(f"{skipped} rows skipped: no reference or no score for {', '.join(large)}")
     settings = settings_of(args, kinds)
@@ -100,9 +111,9 @@ def load_records(args: argparse.Namespace, kinds=CALL_KINDS):
 def route_scores(prompts: list[str], names: list[str]) -> dict:
     import numpy as np
 
+    from serve_app.evaluation.dataset import LabelledSet
     from serve_app.evaluation.embeddings import EmbeddingStore
     from serve_app.evaluation.evaluate import baseline_scores
-    from serve_app.evaluation.dataset import LabelledSet
 
     if not names:
         return {}
@@ -122,21 +133,37 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("eval-cascade: no answers to measure")
     evaluation = evaluate_records(records, large)
     scores = route_scores([r.item.prompt for r in records], [n for n in args.routers.split(",") if n])
-    meta = {"data": args.data, "items": len(records), "seed": args.seed, "model": settings.model,
-            "max_tokens": settings.max_tokens, "grader": args.grader}
-    header = (f"{len(records)} items of `{Path(args.data).name}` (stratified by category, seed {args.seed}), "
-              f"small tier `{settings.model}`, greedy answers of at most {settings.max_tokens} tokens, "
-              f"grader `{args.grader}`; `calibrated` is cross-fitted (5 folds, never scored on its training rows).")
+    meta = {
+        "data": args.data,
+        "items": len(records),
+        "seed": args.seed,
+        "model": settings.model,
+        "max_tokens": settings.max_tokens,
+        "grader": args.grader,
+    }
+    header = (
+        f"{len(records)} items of `{Path(args.data).name}` (stratified by category, seed {args.seed}), "
+        f"small tier `{settings.model}`, greedy answers of at most {settings.max_tokens} tokens, "
+        f"grader `{args.grader}`; `calibrated` is cross-fitted (5 folds, never scored on its training rows)."
+    )
     md = markdown(evaluation, scores, header)
     print(md)
     written = write_outputs(Path(args.out), evaluation, scores, meta, md)
     if args.fit_out:
         x, mask = feature_matrix([r.features for r in records])
-        y = [r.correct for r, has in zip(records, mask) if has]
+        y = [r.correct for r, has in zip(records, mask, strict=True) if has]
         import numpy as np
 
-        calibration = fit(x, np.array(y), meta={"data": Path(args.data).name, "grader": args.grader,
-                                                 "model": settings.model, "max_tokens": settings.max_tokens})
+        calibration = fit(
+            x,
+            np.array(y),
+            meta={
+                "data": Path(args.data).name,
+                "grader": args.grader,
+                "model": settings.model,
+                "max_tokens": settings.max_tokens,
+            },
+        )
         Path(args.fit_out).write_text(json.dumps(calibration.to_json(), indent=1) + "\n")
         written.append(Path(args.fit_out))
     if args.benchmarks:

@@ -41,21 +41,28 @@ def stratified_sample(categories: list[str], size: int, seed: int) -> np.ndarray
     while take.sum() > size:  # the "at least one" floor overshot: trim the largest
         take[int(np.argmax(take))] -= 1
     rng = np.random.default_rng(seed)
-    picked = [rng.choice(members[c], size=int(k), replace=False) for c, k in zip(names, take) if k]
+    picked = [rng.choice(members[c], size=int(k), replace=False) for c, k in zip(names, take, strict=True) if k]
     return np.sort(np.concatenate(picked))
 
 
-def load_items(path: str, references: dict[str, str], large_models: list[str],
-               size: Optional[int], seed: int) -> tuple[list[CascadeItem], int]:
+def load_items(
+    path: str, references: dict[str, str], large_models: list[str], size: Optional[int], seed: int
+) -> tuple[list[CascadeItem], int]:
     """(sampled items, rows skipped for lacking a reference or a large model's score)."""
     rows = read_rows(path)
-    usable = [r for r in rows if str(r.get("id")) in references
-              and all(m in r.get("scores", {}) for m in large_models)]
+    usable = [r for r in rows if str(r.get("id")) in references and all(m in r.get("scores", {}) for m in large_models)]
     skipped = len(rows) - len(usable)
     if not usable:
         raise ValueError(f"{path}: no row has a reference and a score for {', '.join(large_models)}")
     index = stratified_sample([str(r.get("category", "")) for r in usable], size or len(usable), seed)
-    items = [CascadeItem(str(r["id"]), str(r["prompt"]), str(r.get("category", "")),
-                         references[str(r["id"])], {m: float(r["scores"][m]) for m in large_models})
-             for r in (usable[i] for i in index)]
+    items = [
+        CascadeItem(
+            str(r["id"]),
+            str(r["prompt"]),
+            str(r.get("category", "")),
+            references[str(r["id"])],
+            {m: float(r["scores"][m]) for m in large_models},
+        )
+        for r in (usable[i] for i in index)
+    ]
     return items, skipped

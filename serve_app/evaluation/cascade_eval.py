@@ -20,8 +20,12 @@ from serve_app.evaluation.cascade_data import CascadeItem
 from serve_app.evaluation.cascade_metrics import SignalResult, evaluate_signal
 from serve_app.evaluation.graders import Grader
 
-SERVABLE = {**{name: "one call" for name in LOGPROB_SIGNALS}, "calibrated": "one call, fitted weights",
-            "self_assessment": "one call, changed prompt", "agreement": "two calls"}
+SERVABLE = {
+    **{name: "one call" for name in LOGPROB_SIGNALS},
+    "calibrated": "one call, fitted weights",
+    "self_assessment": "one call, changed prompt",
+    "agreement": "two calls",
+}
 
 
 @dataclass
@@ -42,9 +46,13 @@ def build_record(item: CascadeItem, calls: dict[str, dict[str, Any]], grader: Gr
     if answer is None:
         return None
     logprobs = answer.get("logprobs")
-    record = AnswerRecord(item, grader.grade(answer.get("content"), item.reference, item.prompt),
-                          {name: fn(logprobs) for name, fn in LOGPROB_SIGNALS.items()},
-                          logprob_features(logprobs), logprobs=logprobs)
+    record = AnswerRecord(
+        item,
+        grader.grade(answer.get("content"), item.reference, item.prompt),
+        {name: fn(logprobs) for name, fn in LOGPROB_SIGNALS.items()},
+        logprob_features(logprobs),
+        logprobs=logprobs,
+    )
     if "sample" in calls:
         record.signals["agreement"] = agreement(answer.get("content"), calls["sample"].get("content"))
     if "self_assessment" in calls:
@@ -60,7 +68,7 @@ def add_cross_fitted(records: list[AnswerRecord], folds: int = 5, seed: int = 0)
     x, mask = calibration_fit.feature_matrix([r.features for r in records])
     y = np.array([r.correct for r in records])[mask]
     predicted = iter(calibration_fit.cross_fitted(x, y, folds, seed))
-    for record, has in zip(records, mask):
+    for record, has in zip(records, mask, strict=True):
         record.signals["calibrated"] = float(next(predicted)) if has else None
 
 
@@ -96,8 +104,12 @@ def evaluate_records(records: list[AnswerRecord], large_models: list[str]) -> Ca
             large = np.array([r.item.large_scores[model] for r in kept])
             results[model].append(evaluate_signal(signal, confidence, small, large))
     return CascadeEvaluation(
-        records, float(np.mean([r.correct for r in records])),
-        {m: float(np.mean([r.item.large_scores[m] for r in records])) for m in large_models}, results, rows)
+        records,
+        float(np.mean([r.correct for r in records])),
+        {m: float(np.mean([r.item.large_scores[m] for r in records])) for m in large_models},
+        results,
+        rows,
+    )
 
 
 def _signal_order(name: str) -> tuple[int, str]:

@@ -35,7 +35,7 @@ def auroc(confidence: Sequence[Optional[float]], correct: Sequence[float]) -> fl
     sorted_c = c[order]
     starts = np.flatnonzero(np.r_[True, sorted_c[1:] != sorted_c[:-1]])
     ends = np.r_[starts[1:], len(c)]
-    for s, e in zip(starts, ends):  # average rank (1-based) of each run of ties
+    for s, e in zip(starts, ends, strict=True):  # average rank (1-based) of each run of ties
         ranks[order[s:e]] = (s + e + 1) / 2.0
     return float((ranks[y].sum() - pos * (pos + 1) / 2.0) / (pos * neg))
 
@@ -61,9 +61,15 @@ class SignalResult:
     apgr_ci: tuple[float, float] = (float("nan"), float("nan"))
 
 
-def evaluate_signal(name: str, confidence: Sequence[Optional[float]], small: np.ndarray,
-                    large: np.ndarray, shares: Sequence[float] = (0.1, 0.3, 0.5),
-                    boots: int = 200, seed: int = 0) -> SignalResult:
+def evaluate_signal(
+    name: str,
+    confidence: Sequence[Optional[float]],
+    small: np.ndarray,
+    large: np.ndarray,
+    shares: Sequence[float] = (0.1, 0.3, 0.5),
+    boots: int = 200,
+    seed: int = 0,
+) -> SignalResult:
     """AUROC, APGR, CPT and quality at `shares`, with bootstrap 95% intervals (items resampled)."""
     curve = cascade_curve(confidence, small, large)
     n = len(small)
@@ -77,8 +83,17 @@ def evaluate_signal(name: str, confidence: Sequence[Optional[float]], small: np.
         aurocs.append(auroc(c[pick], small[pick]))
         if np.sum(large[pick] - small[pick]) > 0:
             apgrs.append(apgr(cascade_curve(c[pick], small[pick], large[pick])))
-    return SignalResult(name, auroc(confidence, small), apgr(curve), cpt(curve, 0.5), cpt(curve, 0.8),
-                        sum(v is None for v in confidence), at, _interval(aurocs), _interval(apgrs))
+    return SignalResult(
+        name,
+        auroc(confidence, small),
+        apgr(curve),
+        cpt(curve, 0.5),
+        cpt(curve, 0.8),
+        sum(v is None for v in confidence),
+        at,
+        _interval(aurocs),
+        _interval(apgrs),
+    )
 
 
 def _interval(values: list[float]) -> tuple[float, float]:

@@ -20,9 +20,16 @@ def router_rows(evaluation: CascadeEvaluation, route_scores: dict[str, np.ndarra
         curve = quality_curve(scores, small, large)
         n = len(small)
         boot = evaluate_signal(name, list(-np.asarray(scores, dtype=float)), small, large)
-        rows.append({"router": name, "apgr": apgr(curve), "apgr_ci": boot.apgr_ci,
-                     "cpt50": cpt(curve, 0.5), "cpt80": cpt(curve, 0.8),
-                     "quality_at": {s: float(curve.quality[int(round(s * n))]) for s in (0.1, 0.3, 0.5)}})
+        rows.append(
+            {
+                "router": name,
+                "apgr": apgr(curve),
+                "apgr_ci": boot.apgr_ci,
+                "cpt50": cpt(curve, 0.5),
+                "cpt80": cpt(curve, 0.8),
+                "quality_at": {s: float(curve.quality[int(round(s * n))]) for s in (0.1, 0.3, 0.5)},
+            }
+        )
     return rows
 
 
@@ -38,34 +45,72 @@ def _fmt(x: float, digits: int = 3) -> str:
 def markdown(evaluation: CascadeEvaluation, route_scores: dict[str, np.ndarray], header: str) -> str:
     parts = [header]
     for model, results in evaluation.results.items():
-        parts.append(f"\n**Large = `{model}`** (recorded scores; accuracy {evaluation.large_quality[model]:.3f}; "
-                     f"small tier accuracy {evaluation.small_quality:.3f}). Quality is the mean over all "
-                     f"items when the given share of traffic reaches the large model.\n")
-        rows = [[f"cascade: `{r.signal}`", SERVABLE.get(r.signal, ""), evaluation.rows[r.signal],
-                 f"{_fmt(r.auroc)} ({_fmt(r.auroc_ci[0], 2)}-{_fmt(r.auroc_ci[1], 2)})",
-                 f"{_fmt(r.apgr)} ({_fmt(r.apgr_ci[0], 2)}-{_fmt(r.apgr_ci[1], 2)})", _fmt(r.cpt50, 2), *(_fmt(r.quality_at[s]) for s in (0.1, 0.3, 0.5))]
-                for r in results]
-        rows += [[f"router: `{r['router']}`", "prompt only" if r["router"] != "oracle" else "knows the answers",
-                  len(evaluation.records), "", f"{_fmt(r['apgr'])} ({_fmt(r['apgr_ci'][0], 2)}-{_fmt(r['apgr_ci'][1], 2)})",
-                  _fmt(r["cpt50"], 2),
-                  *(_fmt(r["quality_at"][s]) for s in (0.1, 0.3, 0.5))]
-                 for r in router_rows(evaluation, route_scores, model)]
-        parts.append(markdown_table(["signal / router", "cost to serve", "rows", "AUROC small right (95% CI)", "APGR (95% CI)",
-                                     "CPT(50%)", "quality @10% large", "@30%", "@50%"], rows))
+        parts.append(
+            f"\n**Large = `{model}`** (recorded scores; accuracy {evaluation.large_quality[model]:.3f}; "
+            f"small tier accuracy {evaluation.small_quality:.3f}). Quality is the mean over all "
+            f"items when the given share of traffic reaches the large model.\n"
+        )
+        rows = [
+            [
+                f"cascade: `{r.signal}`",
+                SERVABLE.get(r.signal, ""),
+                evaluation.rows[r.signal],
+                f"{_fmt(r.auroc)} ({_fmt(r.auroc_ci[0], 2)}-{_fmt(r.auroc_ci[1], 2)})",
+                f"{_fmt(r.apgr)} ({_fmt(r.apgr_ci[0], 2)}-{_fmt(r.apgr_ci[1], 2)})",
+                _fmt(r.cpt50, 2),
+                *(_fmt(r.quality_at[s]) for s in (0.1, 0.3, 0.5)),
+            ]
+            for r in results
+        ]
+        rows += [
+            [
+                f"router: `{r['router']}`",
+                "prompt only" if r["router"] != "oracle" else "knows the answers",
+                len(evaluation.records),
+                "",
+                f"{_fmt(r['apgr'])} ({_fmt(r['apgr_ci'][0], 2)}-{_fmt(r['apgr_ci'][1], 2)})",
+                _fmt(r["cpt50"], 2),
+                *(_fmt(r["quality_at"][s]) for s in (0.1, 0.3, 0.5)),
+            ]
+            for r in router_rows(evaluation, route_scores, model)
+        ]
+        parts.append(
+            markdown_table(
+                [
+                    "signal / router",
+                    "cost to serve",
+                    "rows",
+                    "AUROC small right (95% CI)",
+                    "APGR (95% CI)",
+                    "CPT(50%)",
+                    "quality @10% large",
+                    "@30%",
+                    "@50%",
+                ],
+                rows,
+            )
+        )
     return "\n".join(parts) + "\n"
 
 
 def to_json(evaluation: CascadeEvaluation, route_scores: dict[str, np.ndarray], meta: dict) -> dict:
     return {
-        "meta": meta, "small_quality": evaluation.small_quality, "large_quality": evaluation.large_quality,
+        "meta": meta,
+        "small_quality": evaluation.small_quality,
+        "large_quality": evaluation.large_quality,
         "rows": evaluation.rows,
         "signals": {m: [r.__dict__ for r in rs] for m, rs in evaluation.results.items()},
         "routers": {m: router_rows(evaluation, route_scores, m) for m in evaluation.results},
     }
 
 
-def plot(evaluation: CascadeEvaluation, route_scores: dict[str, np.ndarray], model: str, path: Path,
-         signals: Optional[list[str]] = None) -> None:
+def plot(
+    evaluation: CascadeEvaluation,
+    route_scores: dict[str, np.ndarray],
+    model: str,
+    path: Path,
+    signals: Optional[list[str]] = None,
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -79,10 +124,12 @@ def plot(evaluation: CascadeEvaluation, route_scores: dict[str, np.ndarray], mod
         if signals and result.signal not in signals:
             continue
         kept = [r for r in records if result.signal in r.signals]
-        grades = np.array([r.self_assessment_correct if result.signal == "self_assessment" else r.correct
-                           for r in kept])
-        curve = cascade_curve([r.signals[result.signal] for r in kept], grades,
-                              np.array([r.item.large_scores[model] for r in kept]))
+        grades = np.array(
+            [r.self_assessment_correct if result.signal == "self_assessment" else r.correct for r in kept]
+        )
+        curve = cascade_curve(
+            [r.signals[result.signal] for r in kept], grades, np.array([r.item.large_scores[model] for r in kept])
+        )
         ax.plot(curve.share, curve.quality, label=f"cascade {result.signal} ({result.apgr:.2f})")
     for name, scores in route_scores.items():
         curve = quality_curve(scores, small, large)
@@ -96,8 +143,9 @@ def plot(evaluation: CascadeEvaluation, route_scores: dict[str, np.ndarray], mod
     plt.close(fig)
 
 
-def write_outputs(out: Path, evaluation: CascadeEvaluation, route_scores: dict[str, np.ndarray],
-                  meta: dict, md: str) -> list[Path]:
+def write_outputs(
+    out: Path, evaluation: CascadeEvaluation, route_scores: dict[str, np.ndarray], meta: dict, md: str
+) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "cascade.json", out / "cascade.md"]
     written[0].write_text(json.dumps(to_json(evaluation, route_scores, meta), indent=1, default=str))

@@ -39,8 +39,7 @@ def chosen_letter(answer: Optional[str], prompt: str = "") -> Optional[str]:
             return match.group(1).upper()
     # the answer repeats one option's text (and only one option's) at its start
     options = prompt_options(prompt)
-    hits = [letter for letter, option in options.items()
-            if text.lower().startswith(option.lower()) and len(option) > 0]
+    hits = [letter for letter, option in options.items() if text.lower().startswith(option.lower()) and len(option) > 0]
     return hits[0] if len(hits) == 1 else None
 
 
@@ -74,8 +73,12 @@ def load_gold_letters(path: str) -> dict[str, str]:
 
 
 GRADERS: dict[str, Grader] = {
-    "mc_letter": Grader("mc_letter", "multiple choice: the answer's option letter equals the gold letter",
-                        _grade_mc_letter, load_gold_letters),
+    "mc_letter": Grader(
+        "mc_letter",
+        "multiple choice: the answer's option letter equals the gold letter",
+        _grade_mc_letter,
+        load_gold_letters,
+    ),
 }
 
 

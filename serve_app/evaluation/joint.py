@@ -33,9 +33,15 @@ def reaches_large(route: np.ndarray, confidence: np.ndarray, t_route: float, t_c
     return routed, ~routed & (confidence < t_conf)
 
 
-def outcome(route: np.ndarray, confidence: np.ndarray, t_route: float, t_conf: float,
-            small: Optional[np.ndarray] = None, large: Optional[np.ndarray] = None,
-            weights: Optional[np.ndarray] = None) -> OperatingPoint:
+def outcome(
+    route: np.ndarray,
+    confidence: np.ndarray,
+    t_route: float,
+    t_conf: float,
+    small: Optional[np.ndarray] = None,
+    large: Optional[np.ndarray] = None,
+    weights: Optional[np.ndarray] = None,
+) -> OperatingPoint:
     """Share reaching large (weighted mean) and, with labels, quality at one operating point."""
     routed, escalated = reaches_large(route, confidence, t_route, t_conf)
     w = np.ones(len(route)) if weights is None else np.asarray(weights, dtype=float)
@@ -57,8 +63,16 @@ def candidates(values: np.ndarray, steps: int, above: bool) -> np.ndarray:
     return np.unique(np.r_[qs, finite.min() - 1e-9, finite.max() + 1e-9, NEVER if above else -NEVER])
 
 
-def grid(route: np.ndarray, confidence: list, steps: int = 41, small=None, large=None,
-         weights=None, route_grid=None, conf_grid=None) -> list[OperatingPoint]:
+def grid(
+    route: np.ndarray,
+    confidence: list,
+    steps: int = 41,
+    small=None,
+    large=None,
+    weights=None,
+    route_grid=None,
+    conf_grid=None,
+) -> list[OperatingPoint]:
     """Every (route threshold, cascade threshold) pair of the two candidate grids."""
     route = np.asarray(route, dtype=float)
     conf = confidence_array(confidence)
@@ -78,8 +92,9 @@ def frontier(points: list[OperatingPoint]) -> list[OperatingPoint]:
     return front
 
 
-def select(points: list[OperatingPoint], target_share: Optional[float] = None,
-           quality_floor: Optional[float] = None) -> OperatingPoint:
+def select(
+    points: list[OperatingPoint], target_share: Optional[float] = None, quality_floor: Optional[float] = None
+) -> OperatingPoint:
     """Best quality with share <= target_share, or the smallest share with quality >= floor.
     Without labels (quality None) and a target share: the largest share <= target, preferring
     the cascade's own threshold over routing (ties broken toward fewer routed)."""
@@ -89,8 +104,11 @@ def select(points: list[OperatingPoint], target_share: Optional[float] = None,
         ok = [p for p in points if p.share <= target_share + 1e-12]
         if not ok:
             raise ValueError(f"no operating point keeps the share reaching large at or below {target_share}")
-        key = (lambda p: (p.quality, -p.share, -p.routed)) if all(p.quality is not None for p in ok) else (
-            lambda p: (p.share, -p.routed))
+        key = (
+            (lambda p: (p.quality, -p.share, -p.routed))
+            if all(p.quality is not None for p in ok)
+            else (lambda p: (p.share, -p.routed))
+        )
         return max(ok, key=key)
     ok = [p for p in points if p.quality is not None and p.quality >= quality_floor - 1e-12]
     if not ok:

@@ -47,8 +47,13 @@ def request_body(kind: str, prompt: str, settings: CallSettings) -> dict[str, An
     if kind == "answer":
         return {**base, "temperature": 0.0, "logprobs": True, "top_logprobs": settings.top_logprobs}
     if kind == "sample":
-        return {**base, "temperature": 1.0, "seed": _seed(prompt), "logprobs": True,
-                "top_logprobs": settings.top_logprobs}
+        return {
+            **base,
+            "temperature": 1.0,
+            "seed": _seed(prompt),
+            "logprobs": True,
+            "top_logprobs": settings.top_logprobs,
+        }
     if kind == "self_assessment":
         body = self_assessment_request({**base, "temperature": 0.0}, settings.self_assessment_prompt)
         body.pop("stream", None)
@@ -92,8 +97,11 @@ def plan(items: list[tuple[str, str]], settings: CallSettings, cache: AnswerCach
 async def _run_job(client: Any, job: Job, settings: CallSettings, cache: AnswerCache) -> Optional[str]:
     """One call; its slim response goes to the cache. Returns an error message, or None."""
     try:
-        response = await client.post(f"{settings.url.rstrip('/')}/chat/completions",
-                                      json={**job.body, "model": settings.model}, timeout=settings.timeout_s)
+        response = await client.post(
+            f"{settings.url.rstrip('/')}/chat/completions",
+            json={**job.body, "model": settings.model},
+            timeout=settings.timeout_s,
+        )
     except Exception as exc:  # timeouts, refused connections: reported, retried on the next run
         return f"{job.kind} {job.item_id}: {type(exc).__name__}: {exc}"
     if response.status_code != 200:
@@ -102,8 +110,13 @@ async def _run_job(client: Any, job: Job, settings: CallSettings, cache: AnswerC
     return None
 
 
-async def collect(items: list[tuple[str, str]], settings: CallSettings, cache: AnswerCache,
-                  progress: Optional[Callable[[int], Any]] = None, client: Any = None) -> list[str]:
+async def collect(
+    items: list[tuple[str, str]],
+    settings: CallSettings,
+    cache: AnswerCache,
+    progress: Optional[Callable[[int], Any]] = None,
+    client: Any = None,
+) -> list[str]:
     """Make every uncached call for `items`, at most `settings.concurrency` at once. Returns the
     error messages of failed calls (not cached, so a rerun retries them)."""
     import httpx
@@ -130,8 +143,9 @@ async def collect(items: list[tuple[str, str]], settings: CallSettings, cache: A
     return errors
 
 
-def cached_answers(items: list[tuple[str, str]], settings: CallSettings,
-                   cache: AnswerCache) -> dict[str, dict[str, dict[str, Any]]]:
+def cached_answers(
+    items: list[tuple[str, str]], settings: CallSettings, cache: AnswerCache
+) -> dict[str, dict[str, dict[str, Any]]]:
     """{id: {kind: slim response}} for every cached call of `items`."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for item_id, prompt in items:

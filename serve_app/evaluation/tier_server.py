@@ -25,17 +25,28 @@ def engine_flags(engine_kwargs: dict) -> list[str]:
 
 def command(config_path: str, tier: str, port: int, threads: int, app: str | None = None) -> tuple[list[str], dict]:
     """(argv, environment) of the server for `tier` of the config."""
-    from serve_app.serve_config import load_yaml, tier_router_apps
     from serve_app.model_prep import ensure_converted
+    from serve_app.serve_config import load_yaml, tier_router_apps
 
     apps = [a for a in tier_router_apps(load_yaml(config_path)) if not app or a.name == app]
     cfg = getattr(apps[0].config.tiers, tier)
     if cfg.engine != "vllm":
         raise SystemExit(f"serve-tier: tier {tier!r} uses the {cfg.engine} engine, not vLLM")
     source = cfg.model_source or str(ensure_converted(cfg.gguf))
-    argv = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", source,
-            "--served-model-name", tier, "--host", "127.0.0.1", "--port", str(port),
-            *engine_flags(cfg.engine_kwargs)]
+    argv = [
+        sys.executable,
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        source,
+        "--served-model-name",
+        tier,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *engine_flags(cfg.engine_kwargs),
+    ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", **cfg.env_vars}
     if threads:
         env.update({"OMP_NUM_THREADS": str(threads), "VLLM_CPU_OMP_THREADS_BIND": "nobind"})

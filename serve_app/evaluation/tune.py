@@ -31,9 +31,15 @@ class TuneSet:
 
     @classmethod
     def build(cls, name, route, confidence, weight=1.0, small=None, large=None) -> "TuneSet":
-        as_array = (lambda v: None if v is None else np.asarray(v, dtype=float))  # noqa: E731
-        return cls(name, np.asarray(route, dtype=float), confidence_array(list(confidence)), weight,
-                   as_array(small), as_array(large))
+        as_array = lambda v: None if v is None else np.asarray(v, dtype=float)  # noqa: E731
+        return cls(
+            name,
+            np.asarray(route, dtype=float),
+            confidence_array(list(confidence)),
+            weight,
+            as_array(small),
+            as_array(large),
+        )
 
     @property
     def labelled(self) -> bool:
@@ -41,9 +47,14 @@ class TuneSet:
 
     def resampled(self, rng: np.random.Generator) -> "TuneSet":
         pick = rng.integers(0, len(self.route), len(self.route))
-        return TuneSet(self.name, self.route[pick], self.confidence[pick], self.weight,
-                       None if self.small is None else self.small[pick],
-                       None if self.large is None else self.large[pick])
+        return TuneSet(
+            self.name,
+            self.route[pick],
+            self.confidence[pick],
+            self.weight,
+            None if self.small is None else self.small[pick],
+            None if self.large is None else self.large[pick],
+        )
 
 
 @dataclass(frozen=True)
@@ -63,11 +74,17 @@ def set_outcome(s: TuneSet, t_route: float, t_conf: float) -> SetOutcome:
 def mix_point(sets: list[TuneSet], t_route: float, t_conf: float) -> OperatingPoint:
     outcomes = [set_outcome(s, t_route, t_conf) for s in sets]
     w = np.array([s.weight for s in sets], dtype=float) / sum(s.weight for s in sets)
-    labelled = [(o, s.weight) for o, s in zip(outcomes, sets) if s.labelled]
+    labelled = [(o, s.weight) for o, s in zip(outcomes, sets, strict=True) if s.labelled]
     quality = (sum(o.quality * wt for o, wt in labelled) / sum(wt for _, wt in labelled)) if labelled else None
-    return OperatingPoint(t_route, t_conf, float(w @ [o.share for o in outcomes]),
-                          float(w @ [o.routed for o in outcomes]), float(w @ [o.escalated for o in outcomes]),
-                          quality, max(o.share for o in outcomes))
+    return OperatingPoint(
+        t_route,
+        t_conf,
+        float(w @ [o.share for o in outcomes]),
+        float(w @ [o.routed for o in outcomes]),
+        float(w @ [o.escalated for o in outcomes]),
+        quality,
+        max(o.share for o in outcomes),
+    )
 
 
 @dataclass
@@ -83,14 +100,19 @@ def search(sets: list[TuneSet], steps: int = 41, cascade: bool = True) -> Grid:
     from serve_app.evaluation.joint import NEVER
 
     routes = candidates(np.concatenate([s.route for s in sets]), steps, above=True)
-    confs = candidates(np.concatenate([s.confidence for s in sets]), steps, above=False) if cascade else np.array(
-        [-NEVER])
+    confs = (
+        candidates(np.concatenate([s.confidence for s in sets]), steps, above=False) if cascade else np.array([-NEVER])
+    )
     return Grid(routes, confs, [mix_point(sets, r, c) for r in routes for c in confs])
 
 
-def choose(points: list[OperatingPoint], target_share: Optional[float] = None,
-           quality_floor: Optional[float] = None, cascade_part: float = 0.5,
-           each_set: bool = False) -> OperatingPoint:
+def choose(
+    points: list[OperatingPoint],
+    target_share: Optional[float] = None,
+    quality_floor: Optional[float] = None,
+    cascade_part: float = 0.5,
+    each_set: bool = False,
+) -> OperatingPoint:
     """The operating point: by quality when there are labels, else the largest share within the
     target whose escalated part is closest to `cascade_part` of it. `each_set`: the target holds
     for every set of the mix, not only for their weighted mean."""
@@ -108,8 +130,9 @@ def choose(points: list[OperatingPoint], target_share: Optional[float] = None,
     return min(near, key=lambda p: (abs(p.escalated - cascade_part * p.share), -p.share))
 
 
-def bootstrap(sets: list[TuneSet], t_route: float, t_conf: float, boots: int = 1000,
-              seed: int = 0) -> dict[str, tuple[float, float]]:
+def bootstrap(
+    sets: list[TuneSet], t_route: float, t_conf: float, boots: int = 1000, seed: int = 0
+) -> dict[str, tuple[float, float]]:
     """95% intervals of the share (and quality) at fixed thresholds, prompts resampled within
     each set. They do not include the optimism of choosing the thresholds on the same data."""
     rng = np.random.default_rng(seed)
@@ -136,5 +159,8 @@ def curves(sets: list[TuneSet], grid: Grid) -> dict[str, list[OperatingPoint]]:
     router = [mix_point(labelled, r, -NEVER) for r in grid.routes]
     cascade = [mix_point(labelled, NEVER, c) for c in grid.confs]
     both = frontier([mix_point(labelled, r, c) for r in grid.routes for c in grid.confs])
-    return {"router alone": sorted(router, key=lambda p: p.share),
-            "cascade alone": sorted(cascade, key=lambda p: p.share), "router + cascade": both}
+    return {
+        "router alone": sorted(router, key=lambda p: p.share),
+        "cascade alone": sorted(cascade, key=lambda p: p.share),
+        "router + cascade": both,
+    }

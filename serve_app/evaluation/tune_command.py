@@ -17,26 +17,42 @@ from serve_app.evaluation.cascade_command import add_call_args, collect_answers,
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("tune", help="choose route + cascade thresholds jointly for a share of large calls or a quality floor")
+    p = sub.add_parser(
+        "tune", help="choose route + cascade thresholds jointly for a share of large calls or a quality floor"
+    )
     p.add_argument("config", help="serve config YAML (its router strategy and cascade method are tuned)")
     add_call_args(p)
     p.add_argument("--no-labelled", action="store_true", help="no labelled items: share from --traffic only")
     p.add_argument("--traffic", nargs="*", default=[], help="unlabelled prompt files (JSONL `prompt` or text lines)")
     p.add_argument("--traffic-size", type=int, default=200, help="most prompts per traffic file (seeded sample)")
-    p.add_argument("--traffic-kind", default="answer", choices=["answer", "sample"],
-                   help="traffic answers as greedy clients (answer) or clients sampling at temperature 1 "
-                        "(sample; vLLM's default when a request sets no temperature) get them")
-    p.add_argument("--no-cascade", action="store_true",
-                   help="route thresholds only (no small-tier answers needed): writes cascade threshold 0, so "
-                        "only answers without a confidence escalate")
+    p.add_argument(
+        "--traffic-kind",
+        default="answer",
+        choices=["answer", "sample"],
+        help="traffic answers as greedy clients (answer) or clients sampling at temperature 1 "
+        "(sample; vLLM's default when a request sets no temperature) get them",
+    )
+    p.add_argument(
+        "--no-cascade",
+        action="store_true",
+        help="route thresholds only (no small-tier answers needed): writes cascade threshold 0, so "
+        "only answers without a confidence escalate",
+    )
     p.add_argument("--method", help="cascade method to tune (default: the config's ingress.cascade.method)")
     goal = p.add_mutually_exclusive_group(required=True)
     goal.add_argument("--target-share", type=float, help="most share of traffic reaching large (0-1)")
     goal.add_argument("--quality-floor", type=float, help="least mean quality on the labelled items")
-    p.add_argument("--each-set", action="store_true",
-                   help="the target share holds for every set of the mix, not only for their mean")
-    p.add_argument("--cascade-part", type=float, default=0.5,
-                   help="without labels: share of the large calls that should come from escalation")
+    p.add_argument(
+        "--each-set",
+        action="store_true",
+        help="the target share holds for every set of the mix, not only for their mean",
+    )
+    p.add_argument(
+        "--cascade-part",
+        type=float,
+        default=0.5,
+        help="without labels: share of the large calls that should come from escalation",
+    )
     p.add_argument("--steps", type=int, default=41, help="quantile steps of each threshold grid")
     p.add_argument("--boots", type=int, default=1000, help="bootstrap resamples for the intervals")
     p.add_argument("--plot", help="PNG of the joint curve (router alone, cascade alone, both)")
@@ -90,8 +106,13 @@ def _labelled_set(args, method, policy, score):
     from serve_app.evaluation.served_confidence import labelled_confidence
 
     confidence = [labelled_confidence(method, r, policy) for r in records]
-    return TuneSet.build(f"{Path(args.data).stem} (labelled, large = {model})", score([r.item.prompt for r in records]),
-                         confidence, small=small, large=[r.item.large_scores[model] for r in records])
+    return TuneSet.build(
+        f"{Path(args.data).stem} (labelled, large = {model})",
+        score([r.item.prompt for r in records]),
+        confidence,
+        small=small,
+        large=[r.item.large_scores[model] for r in records],
+    )
 
 
 def _traffic_set(args, path, method, policy, score):
@@ -103,7 +124,9 @@ def _traffic_set(args, path, method, policy, score):
     items = _traffic_items(path, args.traffic_size, args.seed)
     if args.no_cascade:
         return TuneSet.build(f"{Path(path).stem} (unlabelled)", score([i.prompt for i in items]), [1.0] * len(items))
-    answers = collect_answers(items, settings_of(args, (kind,)), AnswerCache(args.cache or default_cache()), args.offline)
+    answers = collect_answers(
+        items, settings_of(args, (kind,)), AnswerCache(args.cache or default_cache()), args.offline
+    )
     kept = [i for i in items if kind in answers.get(i.id, {})]
     if len(kept) < len(items):
         print(f"{path}: {len(items) - len(kept)} prompts have no cached answer: share measured on {len(kept)}")
@@ -139,11 +162,15 @@ def run(args: argparse.Namespace) -> int:
     if args.write:
         from serve_app.config_writer import write_settings
 
-        settings = {("router", "policy", "threshold"): result["route_threshold"],
-                    ("ingress", "cascade", "threshold"): result["cascade_threshold"]}
+        settings = {
+            ("router", "policy", "threshold"): result["route_threshold"],
+            ("ingress", "cascade", "threshold"): result["cascade_threshold"],
+        }
         if args.method:
             settings[("ingress", "cascade", "method")] = args.method
         apps = write_settings(Path(args.config), settings, args.app)
-        print(f"wrote route threshold {result['route_threshold']} and cascade threshold "
-              f"{result['cascade_threshold']} into {args.config} (apps: {', '.join(apps)})")
+        print(
+            f"wrote route threshold {result['route_threshold']} and cascade threshold "
+            f"{result['cascade_threshold']} into {args.config} (apps: {', '.join(apps)})"
+        )
     return 0

@@ -88,10 +88,11 @@ def _records(n=60, seed=0):
         right = rng.random() < 0.4
         p = 0.3 + 0.5 * right * rng.random() + 0.2 * rng.random()
         item = CascadeItem(f"q{i}", PROMPT, "c", "B" if right else "C", {"big": 1.0})
-        calls = {"answer": {"content": "B. two", "logprobs": _lp(p)},
-                 "sample": {"content": "B. two" if right else "A. one"},
-                 "self_assessment": {"content": json.dumps({"confidence": 0.5, "content": "two"}),
-                                     "finish_reason": "stop"}}
+        calls = {
+            "answer": {"content": "B. two", "logprobs": _lp(p)},
+            "sample": {"content": "B. two" if right else "A. one"},
+            "self_assessment": {"content": json.dumps({"confidence": 0.5, "content": "two"}), "finish_reason": "stop"},
+        }
         records.append(build_record(item, calls, grader))
     return records
 
@@ -140,8 +141,13 @@ def test_collect_talks_openai_and_caches_only_successes(tmp_path):
         seen.append(body)
         if body["messages"][-1]["content"] == "fail":
             return httpx.Response(503, json={"error": {"message": "down"}})
-        return httpx.Response(200, json={"choices": [{"message": {"content": "A"}, "finish_reason": "stop",
-                                                      "logprobs": None}], "usage": {"completion_tokens": 1}})
+        return httpx.Response(
+            200,
+            json={
+                "choices": [{"message": {"content": "A"}, "finish_reason": "stop", "logprobs": None}],
+                "usage": {"completion_tokens": 1},
+            },
+        )
 
     settings = CallSettings(url="http://fake/v1", model="m", kinds=("answer",), concurrency=2)
     cache = AnswerCache(tmp_path / "c.jsonl")
@@ -151,8 +157,9 @@ def test_collect_talks_openai_and_caches_only_successes(tmp_path):
     assert len(errors) == 1 and "HTTP 503" in errors[0]
     assert all(b["model"] == "m" and b["max_tokens"] == 32 for b in seen)
     answers = cached_answers(items, settings, cache)
-    assert answers == {"a": {"answer": {"content": "A", "finish_reason": "stop", "logprobs": None,
-                                        "usage": {"completion_tokens": 1}}}}
+    assert answers == {
+        "a": {"answer": {"content": "A", "finish_reason": "stop", "logprobs": None, "usage": {"completion_tokens": 1}}}
+    }
 
 
 def test_read_prompts_keeps_unicode_line_separators_inside_json(tmp_path):

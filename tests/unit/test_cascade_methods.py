@@ -44,8 +44,9 @@ def test_calibrated_method_reads_its_weights_file(tmp_path):
     weights = {"features": ["first_prob"], "mean": [0.5], "scale": [0.1], "coef": [2.0], "intercept": 0.0}
     path = tmp_path / "cal.json"
     path.write_text(json.dumps(weights))
-    flow, _, _ = flow_with(scripted_answer("A. 4", FIRST_UNSURE), method="calibrated",
-                           calibration_file=str(path), threshold=0.5)
+    flow, _, _ = flow_with(
+        scripted_answer("A. 4", FIRST_UNSURE), method="calibrated", calibration_file=str(path), threshold=0.5
+    )
     result, _ = run(flow, body(content="q"))
     # P = sigmoid(2 * (0.4 - 0.5) / 0.1) = sigmoid(-2)
     assert float(result.headers[H.CONFIDENCE]) == pytest.approx(0.1192, abs=1e-3)

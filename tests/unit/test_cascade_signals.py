@@ -14,9 +14,12 @@ from serve_app.evaluation.graders import chosen_letter, get_grader, load_gold_le
 
 def lp(*tokens):
     """An OpenAI logprobs object from (token, p, [alternative p, ...]) triples."""
-    return {"content": [{"token": t, "logprob": math.log(p),
-                         "top_logprobs": [{"token": "x", "logprob": math.log(a)} for a in alts]}
-                        for t, p, alts in tokens]}
+    return {
+        "content": [
+            {"token": t, "logprob": math.log(p), "top_logprobs": [{"token": "x", "logprob": math.log(a)} for a in alts]}
+            for t, p, alts in tokens
+        ]
+    }
 
 
 ANSWER = lp((" ", 0.99, [0.99]), ("B", 0.6, [0.6, 0.3]), (".", 0.9, [0.9, 0.05]), (" 4", 0.5, [0.5, 0.4]))
@@ -30,7 +33,9 @@ def test_token_signals_on_a_known_answer():
     assert signals.lead3_prob(ANSWER) == pytest.approx((0.6 * 0.9 * 0.5) ** (1 / 3))
     # one alternative only: the margin is that token's probability
     assert signals.mean_margin(ANSWER) == pytest.approx((0.99 + 0.3 + 0.85 + 0.1) / 4)
-    assert signals.blended(ANSWER, 0.5) == pytest.approx(0.5 * signals.mean_prob(ANSWER) + 0.5 * signals.mean_margin(ANSWER))
+    assert signals.blended(ANSWER, 0.5) == pytest.approx(
+        0.5 * signals.mean_prob(ANSWER) + 0.5 * signals.mean_margin(ANSWER)
+    )
 
 
 def test_blended_is_the_original_logprobs_method():
@@ -39,8 +44,17 @@ def test_blended_is_the_original_logprobs_method():
     assert signals.blended(ANSWER, 0.3) == pytest.approx(logprob_confidence(ANSWER, 0.3))
 
 
-@pytest.mark.parametrize("bad", [None, {}, {"content": []}, {"content": [{"token": "a", "logprob": float("nan")}]},
-                                 {"content": [{"token": "a", "logprob": "x"}]}, "text"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        None,
+        {},
+        {"content": []},
+        {"content": [{"token": "a", "logprob": float("nan")}]},
+        {"content": [{"token": "a", "logprob": "x"}]},
+        "text",
+    ],
+)
 def test_missing_or_broken_logprobs_give_none(bad):
     for fn in signals.LOGPROB_SIGNALS.values():
         assert fn(bad) is None
@@ -61,11 +75,23 @@ def test_features_hold_every_signal_and_length():
     assert features["log_tokens"] == pytest.approx(math.log(4))
 
 
-@pytest.mark.parametrize("answer,letter", [
-    ("B", "B"), ("B.", "B"), ("(C) 12", "C"), ("D) text", "D"), ("A. 4", "A"), ("C 12", "C"),
-    ("The answer is B.", "B"), ("answer: (d)", "D"), ("A good question, but", None), ("", None), (None, None),
-    ("no idea", None),
-])
+@pytest.mark.parametrize(
+    "answer,letter",
+    [
+        ("B", "B"),
+        ("B.", "B"),
+        ("(C) 12", "C"),
+        ("D) text", "D"),
+        ("A. 4", "A"),
+        ("C 12", "C"),
+        ("The answer is B.", "B"),
+        ("answer: (d)", "D"),
+        ("A good question, but", None),
+        ("", None),
+        (None, None),
+        ("no idea", None),
+    ],
+)
 def test_chosen_letter(answer, letter):
     assert chosen_letter(answer) == letter
 
