@@ -87,10 +87,11 @@ def tune_section(result: dict, image: Path | None) -> str:
         )
     )
     picture = f"\n\n![joint curve]({image.as_posix()})" if image else ""
+    cascade = "off (route_only)" if result["cascade_threshold"] is None else result["cascade_threshold"]
     return (
         f"Command: `{command_line()}`  \nMachine: {machine()}\n\n"
         f"Goal {goal}; router `{result['strategy']}`, cascade method `{result['method']}`. Chosen: route "
-        f"threshold **{result['route_threshold']}**, cascade threshold **{result['cascade_threshold']}**. "
+        f"threshold **{result['route_threshold']}**, cascade threshold **{cascade}**. "
         f"Expected share reaching large on the mix ({result['mix']}): {100 * result['share_to_large']:.1f}% "
         f"(95% CI {100 * result['share_95ci'][0]:.1f}-{100 * result['share_95ci'][1]:.1f}%), of which "
         f"{100 * result['routed']:.1f}% routed and {100 * result['escalated']:.1f}% escalated{quality}.\n\n"

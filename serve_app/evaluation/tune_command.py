@@ -35,8 +35,7 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--no-cascade",
         action="store_true",
-        help="route thresholds only (no small-tier answers needed): writes cascade threshold 0, so "
-        "only answers without a confidence escalate",
+        help="route thresholds only (no small-tier answers needed); --write sets the cascade mode to route_only",
     )
     p.add_argument("--method", help="cascade method to tune (default: the config's ingress.cascade.method)")
     goal = p.add_mutually_exclusive_group(required=True)
@@ -160,17 +159,20 @@ def run(args: argparse.Namespace) -> int:
 
         write_section(args.benchmarks, TUNE_SECTION, tune_section(result, Path(args.plot) if args.plot else None))
     if args.write:
-        from serve_app.config_writer import write_settings
-
-        settings = {
-            ("router", "policy", "threshold"): result["route_threshold"],
-            ("ingress", "cascade", "threshold"): result["cascade_threshold"],
-        }
-        if args.method:
-            settings[("ingress", "cascade", "method")] = args.method
-        apps = write_settings(Path(args.config), settings, args.app)
-        print(
-            f"wrote route threshold {result['route_threshold']} and cascade threshold "
-            f"{result['cascade_threshold']} into {args.config} (apps: {', '.join(apps)})"
-        )
+        _write(args, result)
     return 0
+
+
+def _write(args: argparse.Namespace, result: dict) -> None:
+    """Both thresholds (or, with --no-cascade, the route threshold and mode route_only) into the config."""
+    from serve_app.config_writer import write_settings
+
+    settings = {("router", "policy", "threshold"): result["route_threshold"]}
+    if args.no_cascade:
+        settings[("ingress", "cascade", "mode")] = "route_only"
+    else:
+        settings[("ingress", "cascade", "threshold")] = result["cascade_threshold"]
+    if args.method:
+        settings[("ingress", "cascade", "method")] = args.method
+    apps = write_settings(Path(args.config), settings, args.app)
+    print(f"wrote {', '.join('.'.join(k) for k in settings)} into {args.config} (apps: {', '.join(apps)})")

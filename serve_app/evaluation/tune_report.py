@@ -30,7 +30,7 @@ def summary(sets: list[TuneSet], point: OperatingPoint, intervals: dict, method:
         if args.target_share is not None
         else {"quality_floor": args.quality_floor},
         "route_threshold": _round(min(point.route_threshold, 10.0)),
-        "cascade_threshold": _round(max(point.cascade_threshold, 0.0)),
+        "cascade_threshold": None if getattr(args, "no_cascade", False) else _round(max(point.cascade_threshold, 0.0)),
         "share_to_large": _round(point.share),
         "routed": _round(point.routed),
         "escalated": _round(point.escalated),

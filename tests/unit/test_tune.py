@@ -159,3 +159,19 @@ def test_each_set_keeps_every_set_within_the_target():
     strict = choose(grid.points, target_share=0.4, each_set=True)
     assert loose.worst_share > 0.4 >= loose.share
     assert strict.worst_share <= 0.4
+
+
+def test_tune_write_sets_both_thresholds_or_route_only(tmp_path):
+    from serve_app.evaluation.tune_command import _write
+
+    path = tmp_path / "gpu.yaml"
+    path.write_text((ROOT / "deployments" / "gpu.yaml").read_text())
+    args = argparse.Namespace(config=str(path), app=None, no_cascade=True, method=None)
+    _write(args, {"route_threshold": 6.9, "cascade_threshold": None})
+    cascade = yaml.safe_load(path.read_text())["applications"][0]["args"]["ingress"]["cascade"]
+    assert cascade["mode"] == "route_only" and "threshold" not in cascade
+    args.no_cascade, args.method = False, "min_prob"
+    _write(args, {"route_threshold": 6.5, "cascade_threshold": 0.12})
+    app = yaml.safe_load(path.read_text())["applications"][0]["args"]
+    assert app["router"]["policy"]["threshold"] == 6.5
+    assert app["ingress"]["cascade"]["threshold"] == 0.12 and app["ingress"]["cascade"]["method"] == "min_prob"
