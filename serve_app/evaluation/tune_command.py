@@ -153,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         plot(curves(sets, grid), point, sets, Path(args.plot))
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
     if args.benchmarks:
         from serve_app.evaluation.cascade_benchmarks import TUNE_SECTION, tune_section, write_section
