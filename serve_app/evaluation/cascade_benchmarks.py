@@ -76,7 +76,11 @@ def tune_section(result: dict, image: Path | None) -> str:
         for name, s in result["sets"].items()
     ]
     table = markdown_table(["set", "prompts", "reaches large", "routed", "escalated", "quality"], rows)
-    goal = result["goal"]
+    goal = (
+        f"at most {100 * result['goal']['target_share']:.0f}% of traffic reaching large"
+        if "target_share" in result["goal"]
+        else f"quality at least {result['goal']['quality_floor']}"
+    )
     q = result["quality"]
     quality = (
         ""
@@ -90,7 +94,7 @@ def tune_section(result: dict, image: Path | None) -> str:
     cascade = "off (route_only)" if result["cascade_threshold"] is None else result["cascade_threshold"]
     return (
         f"Command: `{command_line()}`  \nMachine: {machine()}\n\n"
-        f"Goal {goal}; router `{result['strategy']}`, cascade method `{result['method']}`. Chosen: route "
+        f"Goal: {goal}; router `{result['strategy']}`, cascade method `{result['method']}`. Chosen: route "
         f"threshold **{result['route_threshold']}**, cascade threshold **{cascade}**. "
         f"Expected share reaching large on the mix ({result['mix']}): {100 * result['share_to_large']:.1f}% "
         f"(95% CI {100 * result['share_95ci'][0]:.1f}-{100 * result['share_95ci'][1]:.1f}%), of which "

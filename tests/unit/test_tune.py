@@ -175,3 +175,20 @@ def test_tune_write_sets_both_thresholds_or_route_only(tmp_path):
     app = yaml.safe_load(path.read_text())["applications"][0]["args"]
     assert app["router"]["policy"]["threshold"] == 6.5
     assert app["ingress"]["cascade"]["threshold"] == 0.12 and app["ingress"]["cascade"]["method"] == "min_prob"
+
+
+def test_benchmarks_sections_are_rewritten_in_place(tmp_path):
+    from serve_app.evaluation.cascade_benchmarks import TUNE_SECTION, tune_section, write_section
+
+    lab, traffic = labelled(), TuneSet.build("traffic", [9, 1], [0.9, 0.9])
+    point = mix_point([lab, traffic], 5.0, 0.5)
+    args = argparse.Namespace(target_share=0.5, quality_floor=None)
+    result = summary([lab, traffic], point, {"share": (0.1, 0.9), "quality": (0.5, 1.0)}, "min_prob", "exemplar", args)
+    doc = tmp_path / "B.md"
+    doc.write_text("# Benchmarks\n\nhand-written\n")
+    write_section(str(doc), TUNE_SECTION, tune_section(result, None))
+    first = doc.read_text()
+    assert "hand-written" in first and "at most 50% of traffic reaching large" in first
+    assert "| traffic | 2 | 50.0% | 50.0% | 0.0% | - |" in first
+    write_section(str(doc), TUNE_SECTION, tune_section(result, None))
+    assert doc.read_text().count("## Operating point") == 1
