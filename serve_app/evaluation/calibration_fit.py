@@ -7,17 +7,9 @@ from typing import Any, Optional
 import numpy as np
 
 from serve_app.cascade.calibrated import Calibration
+from serve_app.cascade.signals import LOGPROB_SIGNALS
 
-FEATURES = (
-    "logprobs",
-    "mean_prob",
-    "min_prob",
-    "mean_margin",
-    "first_prob",
-    "first_margin",
-    "lead3_prob",
-    "log_tokens",
-)
+FEATURES = (*LOGPROB_SIGNALS, "log_tokens")  # what `signals.logprob_features` returns
 
 
 def feature_matrix(rows: list[Optional[dict[str, float]]], features=FEATURES) -> tuple[np.ndarray, np.ndarray]:
