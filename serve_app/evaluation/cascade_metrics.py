@@ -59,6 +59,7 @@ class SignalResult:
     quality_at: dict[float, float]  # quality at a few escalation shares
     auroc_ci: tuple[float, float] = (float("nan"), float("nan"))  # bootstrap 95% intervals
     apgr_ci: tuple[float, float] = (float("nan"), float("nan"))
+    small_quality: float = float("nan")  # accuracy of the small answers this signal judges
 
 
 def evaluate_signal(
@@ -93,6 +94,7 @@ def evaluate_signal(
         at,
         _interval(aurocs),
         _interval(apgrs),
+        float(np.mean(small)),
     )
 
 

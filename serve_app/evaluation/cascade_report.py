@@ -47,14 +47,16 @@ def markdown(evaluation: CascadeEvaluation, route_scores: dict[str, np.ndarray],
     for model, results in evaluation.results.items():
         parts.append(
             f"\n**Large = `{model}`** (recorded scores; accuracy {evaluation.large_quality[model]:.3f}; "
-            f"small tier accuracy {evaluation.small_quality:.3f}). Quality is the mean over all "
-            f"items when the given share of traffic reaches the large model.\n"
+            f"small tier accuracy {evaluation.small_quality:.3f} on its greedy answers). `small right` is the "
+            f"accuracy of the answers a row judges (self-assessment: its own `content`; on the rows it "
+            f"was measured on); quality is the mean over those rows when the given share reaches large.\n"
         )
         rows = [
             [
                 f"cascade: `{r.signal}`",
                 SERVABLE.get(r.signal, ""),
                 evaluation.rows[r.signal],
+                _fmt(r.small_quality),
                 f"{_fmt(r.auroc)} ({_fmt(r.auroc_ci[0], 2)}-{_fmt(r.auroc_ci[1], 2)})",
                 f"{_fmt(r.apgr)} ({_fmt(r.apgr_ci[0], 2)}-{_fmt(r.apgr_ci[1], 2)})",
                 _fmt(r.cpt50, 2),
@@ -67,6 +69,7 @@ def markdown(evaluation: CascadeEvaluation, route_scores: dict[str, np.ndarray],
                 f"router: `{r['router']}`",
                 "prompt only" if r["router"] != "oracle" else "knows the answers",
                 len(evaluation.records),
+                _fmt(evaluation.small_quality),
                 "",
                 f"{_fmt(r['apgr'])} ({_fmt(r['apgr_ci'][0], 2)}-{_fmt(r['apgr_ci'][1], 2)})",
                 _fmt(r["cpt50"], 2),
@@ -80,6 +83,7 @@ def markdown(evaluation: CascadeEvaluation, route_scores: dict[str, np.ndarray],
                     "signal / router",
                     "cost to serve",
                     "rows",
+                    "small right",
                     "AUROC small right (95% CI)",
                     "APGR (95% CI)",
                     "CPT(50%)",
