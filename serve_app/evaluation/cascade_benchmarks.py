@@ -35,6 +35,20 @@ def _reading(evaluation: CascadeEvaluation) -> str:
     best = max(results, key=lambda r: r.auroc)
     best_apgr = max(results, key=lambda r: r.apgr)
     small = evaluation.small_quality
+    by = {r.signal: r for r in results}
+    extra = []
+    if "self_assessment" in by:
+        extra.append(
+            f"Asking for a self-assessment also changes the answer: its `content` was right on "
+            f"{100 * by['self_assessment'].small_quality:.1f}% of the questions, against {100 * small:.1f}% "
+            "for the plain answer, so that method costs quality before any escalation."
+        )
+    if "agreement" in by and evaluation.rows["agreement"] < len(evaluation.records):
+        extra.append(
+            f"`agreement` was measured on only {evaluation.rows['agreement']} of {len(evaluation.records)} "
+            "questions (the sampled answers were still being collected; the first subjects "
+            "alphabetically), so its row is not comparable with the others."
+        )
     return (
         "**What this shows, and what it does not.** The small tier answered "
         f"{100 * small:.1f}% of these four-option questions right, against 25% for a blind guess: "
@@ -44,13 +58,14 @@ def _reading(evaluation: CascadeEvaluation) -> str:
         f"the best cascade APGR was `{best_apgr.signal}` ({best_apgr.apgr:.3f}, CI "
         f"{best_apgr.apgr_ci[0]:.2f}-{best_apgr.apgr_ci[1]:.2f}) against 0.5 for escalating at random. "
         "An interval that includes 0.5 means that signal is not distinguishable from chance on this sample. "
-        "These numbers hold for this model, this prompt format (zero-shot MMLU question as the user "
+        + " ".join(extra)
+        + " These numbers hold for this model, this prompt format (zero-shot MMLU question as the user "
         "message, greedy decoding, at most the stated tokens) and this sample; they say nothing about a "
         "larger small model (the GPU profile's Llama-3.1-8B was not measured here), about open-ended "
-        "chat, or about answers sampled at temperature 1. The large models' scores are recorded ones "
-        "(RouteLLM's GPT-4 and Mixtral answers), not answers of this project's large tier. "
-        "`calibrated` is cross-fitted: each answer is scored by weights fitted on the other folds; "
-        "the weights shipped for serving are fitted on all rows of this sample."
+        "chat, or about answers sampled at temperature 1 (whose token probabilities are far lower). The "
+        "large models' scores are recorded ones (RouteLLM's GPT-4 and Mixtral answers), not answers of "
+        "this project's large tier. `calibrated` is cross-fitted: each answer is scored by weights "
+        "fitted on the other folds; the weights shipped for serving are fitted on all rows of this sample."
     )
 
 

@@ -168,3 +168,20 @@ def test_read_prompts_keeps_unicode_line_separators_inside_json(tmp_path):
     path = tmp_path / "p.jsonl"
     path.write_text(json.dumps({"prompt": "a\u2028b"}, ensure_ascii=False) + "\n" + json.dumps({"prompt": "c"}) + "\n")
     assert read_prompts(path) == ["a\u2028b", "c"]
+
+
+def test_cascade_section_states_the_numbers_and_their_limits(tmp_path):
+    from pathlib import Path
+
+    from serve_app.evaluation.cascade_benchmarks import cascade_section
+    from serve_app.evaluation.cascade_report import markdown
+
+    records = _records()
+    add_cross_fitted(records)
+    evaluation = evaluate_records(records, ["big"])
+    md = markdown(evaluation, {"random": np.zeros(len(records))}, "header")
+    assert "| router: `random` |" in md and "| cascade: `self_assessment` |" in md
+    text = cascade_section(evaluation, md, [Path("bench/results/cascade/x.png")], Path.cwd())
+    assert "![x](bench/results/cascade/x.png)" in text
+    assert f"{100 * evaluation.small_quality:.1f}% of these four-option questions right" in text
+    assert "not distinguishable from chance" in text and "Llama-3.1-8B was not measured" in text
