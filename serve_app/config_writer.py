@@ -17,6 +17,7 @@ def write_settings(config_path: Path, settings: dict[tuple[str, ...], Any], app:
     yaml.preserve_quotes = True
     yaml.width = 4096
     yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.brace_single_entry_mapping_in_flow_sequence = True  # keep `[{CPU: 1}]` as written
     data = yaml.load(Path(config_path).read_text())
     changed = []
     for entry in data.get("applications") or []:

@@ -121,6 +121,7 @@ def test_write_settings_keeps_comments_and_validates(tmp_path):
     )
     text = path.read_text()
     assert apps == ["tier-router"] and "# tier-router, CPU default profile" in text and "*cpu_engine" in text
+    assert "placement_group_config: {bundles: [{CPU: 1}]}" in text  # flow style kept as written
     args = yaml.safe_load(text)["applications"][0]["args"]
     assert args["router"]["policy"]["threshold"] == 6.5
     assert args["ingress"]["cascade"] == {**args["ingress"]["cascade"], "threshold": 0.25, "method": "first_prob"}
