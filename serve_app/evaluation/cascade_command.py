@@ -124,7 +124,6 @@ def route_scores(prompts: list[str], names: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from serve_app.evaluation.calibration_fit import feature_matrix, fit
     from serve_app.evaluation.cascade_eval import evaluate_records
     from serve_app.evaluation.cascade_report import markdown, write_outputs
 
@@ -134,12 +133,10 @@ def run(args: argparse.Namespace) -> int:
     evaluation = evaluate_records(records, large)
     scores = route_scores([r.item.prompt for r in records], [n for n in args.routers.split(",") if n])
     meta = {
-        "data": args.data,
-        "items": len(records),
-        "seed": args.seed,
+        "data": Path(args.data).name,
+        "grader": args.grader,
         "model": settings.model,
         "max_tokens": settings.max_tokens,
-        "grader": args.grader,
     }
     header = (
         f"{len(records)} items of `{Path(args.data).name}` (stratified by category, seed {args.seed}), "
@@ -148,24 +145,9 @@ def run(args: argparse.Namespace) -> int:
     )
     md = markdown(evaluation, scores, header)
     print(md)
-    written = write_outputs(Path(args.out), evaluation, scores, meta, md)
+    written = write_outputs(Path(args.out), evaluation, scores, {**meta, "items": len(records), "seed": args.seed}, md)
     if args.fit_out:
-        x, mask = feature_matrix([r.features for r in records])
-        y = [r.correct for r, has in zip(records, mask, strict=True) if has]
-        import numpy as np
-
-        calibration = fit(
-            x,
-            np.array(y),
-            meta={
-                "data": Path(args.data).name,
-                "grader": args.grader,
-                "model": settings.model,
-                "max_tokens": settings.max_tokens,
-            },
-        )
-        Path(args.fit_out).write_text(json.dumps(calibration.to_json(), indent=1) + "\n")
-        written.append(Path(args.fit_out))
+        written.append(_fit_out(records, Path(args.fit_out), meta))
     if args.benchmarks:
         from serve_app.evaluation.cascade_benchmarks import CASCADE_SECTION, cascade_section, write_section
 
@@ -174,3 +156,15 @@ def run(args: argparse.Namespace) -> int:
         written.append(Path(args.benchmarks))
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
+
+
+def _fit_out(records, path: Path, meta: dict) -> Path:
+    """The `calibrated` weights fitted on every graded answer, written as JSON."""
+    import numpy as np
+
+    from serve_app.evaluation.calibration_fit import feature_matrix, fit
+
+    x, mask = feature_matrix([r.features for r in records])
+    y = np.array([r.correct for r, has in zip(records, mask, strict=True) if has])
+    path.write_text(json.dumps(fit(x, y, meta=meta).to_json(), indent=1) + "\n")
+    return path

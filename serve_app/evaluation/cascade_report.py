@@ -33,6 +33,20 @@ def router_rows(evaluation: CascadeEvaluation, route_scores: dict[str, np.ndarra
     return rows
 
 
+HEADERS = [
+    "signal / router",
+    "cost to serve",
+    "rows",
+    "small right",
+    "AUROC small right (95% CI)",
+    "APGR (95% CI)",
+    "CPT(50%)",
+    "quality @10% large",
+    "@30%",
+    "@50%",
+]
+
+
 def markdown_table(headers: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
@@ -77,23 +91,7 @@ def markdown(evaluation: CascadeEvaluation, route_scores: dict[str, np.ndarray],
             ]
             for r in router_rows(evaluation, route_scores, model)
         ]
-        parts.append(
-            markdown_table(
-                [
-                    "signal / router",
-                    "cost to serve",
-                    "rows",
-                    "small right",
-                    "AUROC small right (95% CI)",
-                    "APGR (95% CI)",
-                    "CPT(50%)",
-                    "quality @10% large",
-                    "@30%",
-                    "@50%",
-                ],
-                rows,
-            )
-        )
+        parts.append(markdown_table(HEADERS, rows))
     return "\n".join(parts) + "\n"
 
 
