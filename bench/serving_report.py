@@ -46,9 +46,12 @@ NOTES = """### Reading these results
   request routing, actor-call and metrics code rather than tier-router's. On 2 shared cores every
   path is CPU-bound at high concurrency, so latency follows CPU per request.
 - **Load and cost.** The tier split and escalation rate are what the shipped CPU default does with
-  MT-Bench prompts: read them before trusting a saving. Tune `router.policy.threshold`
-  (`tier-router calibrate --share`) and `ingress.cascade.threshold` for your traffic, then rerun
-  `bench/load.py` and `bench/cost.py`.
+  MT-Bench prompts (sent without `temperature`, so sampled): its route and cascade thresholds are
+  the operating point `tier-router tune` chose for at most 30% of traffic reaching large ("Operating
+  point of the shipped default" below). A saving is only worth what the small tier's answers are
+  worth: on MMLU, SmolLM2-135M is below chance and nothing here picks its right answers better than
+  chance ("Cascade on real answers"). Tune both thresholds for your traffic (`tier-router tune`),
+  then rerun `bench/load.py` and `bench/cost.py`.
 """
 
 

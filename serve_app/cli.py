@@ -6,7 +6,15 @@ import json
 import sys
 from typing import Optional, Sequence
 
-from serve_app.evaluation import calibrate, eval_command, suite, train_command
+from serve_app.evaluation import (
+    calibrate,
+    cascade_command,
+    eval_command,
+    suite,
+    tier_server,
+    train_command,
+    tune_command,
+)
 from serve_app.routing.policy import DEFAULT_THRESHOLD
 from serve_app.serve_config import LOCAL_HOSTS, http_host, load_yaml, tier_router_apps
 
@@ -92,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     shadow.add_argument("--out", required=True, help="JSONL to write")
     shadow.add_argument("--test-share", type=float, default=0.2, help="share of pairs marked split=test")
     shadow.set_defaults(func=_shadow_export)
-    for command in (eval_command, suite, train_command, calibrate):
+    for command in (eval_command, suite, train_command, calibrate, cascade_command, tune_command, tier_server):
         command.add_parser(sub)
     return parser
 

@@ -1,9 +1,12 @@
-"""How confident the small tier's answer is, by two methods. A value that cannot be computed is
-None, and None always means "escalate" (never read a missing value as confident)."""
+"""Small-tier requests of the cascade's confidence methods and parsing of self-assessments (the
+logprob signals are in `signals.py`). A value that cannot be computed is None, and None always
+means "escalate" (never read a missing value as confident)."""
 
 import json
 import math
 from typing import Any, Optional
+
+from serve_app.cascade.signals import blended as logprob_confidence  # noqa: F401  (the `logprobs` method)
 
 # `confidence` comes first, so an answer cut off by max_tokens still carries it, and it is one of
 # eleven values: a free number lets small models spend the whole budget on "0.99999...".
@@ -49,35 +52,6 @@ def self_assessment_request(body: dict[str, Any], instruction: str) -> dict[str,
             "json_schema": {"name": "answer_with_confidence", "schema": SELF_ASSESSMENT_SCHEMA, "strict": True},
         },
     }
-
-
-def logprob_confidence(logprobs: Any, weight: float) -> Optional[float]:
-    """weight * exp(mean token logprob) + (1 - weight) * mean(p_top1 - p_top2), in [0, 1].
-
-    `logprobs` is an OpenAI `choices[i].logprobs` object (dict form). None when absent or empty."""
-    content = (logprobs or {}).get("content") if isinstance(logprobs, dict) else None
-    if not content:
-        return None
-    lps, margins = [], []
-    for token in content:
-        lp = token.get("logprob")
-        if not isinstance(lp, (int, float)) or math.isnan(lp):
-            return None
-        lps.append(max(float(lp), -100.0))
-        alts = sorted(
-            (
-                max(float(t["logprob"]), -100.0)
-                for t in token.get("top_logprobs") or []
-                if isinstance(t.get("logprob"), (int, float))
-            ),
-            reverse=True,
-        )
-        p1 = math.exp(alts[0]) if alts else math.exp(lps[-1])
-        p2 = math.exp(alts[1]) if len(alts) > 1 else 0.0
-        margins.append(max(0.0, p1 - p2))
-    mean_prob = math.exp(sum(lps) / len(lps))
-    margin = sum(margins) / len(margins)
-    return min(1.0, max(0.0, weight * mean_prob + (1.0 - weight) * margin))
 
 
 def _load_object(text: str, truncated: bool) -> Any:

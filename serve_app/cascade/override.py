@@ -5,11 +5,11 @@
 With the openai client: `extra_body={"tier_router": {"cascade": {"method": "self_assessment"}}}`.
 """
 
-from typing import Any, Literal, Optional
+from typing import Any, Optional
 
 from pydantic import Field, ValidationError
 
-from serve_app.cascade.policy import CascadePolicy
+from serve_app.cascade.policy import CascadeMethod, CascadePolicy
 from serve_app.errors import bad_request
 from serve_app.strict_model import StrictModel
 
@@ -20,7 +20,7 @@ class CascadeOverride(StrictModel):
     """What one request may change of the cascade policy."""
 
     enabled: Optional[bool] = Field(None, description="false: no escalation for this request.")
-    method: Optional[Literal["logprobs", "self_assessment"]] = Field(None, description="Confidence method.")
+    method: Optional[CascadeMethod] = Field(None, description="Confidence method.")
     threshold: Optional[float] = Field(None, ge=0.0, description="Escalate below this confidence.")
 
 

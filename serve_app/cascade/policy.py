@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from serve_app.strict_model import StrictModel
 
@@ -14,6 +14,19 @@ DEFAULT_SELF_ASSESSMENT_PROMPT = (
 )
 
 
+CascadeMethod = Literal[
+    "logprobs",
+    "mean_prob",
+    "min_prob",
+    "mean_margin",
+    "first_prob",
+    "first_margin",
+    "lead3_prob",
+    "calibrated",
+    "self_assessment",
+]
+
+
 class CascadePolicy(StrictModel):
     """Confidence escalation (the ingress's live knobs, sent as its `user_config`): a small-tier
     answer whose confidence is below `threshold` is replaced by the large tier's answer."""
@@ -23,10 +36,19 @@ class CascadePolicy(StrictModel):
         description="route_and_cascade: route, then escalate doubtful small answers; route_only: no "
         "escalation; cascade_only: skip the router, every auto request starts on small.",
     )
-    method: Literal["logprobs", "self_assessment"] = Field(
+    method: CascadeMethod = Field(
         "logprobs",
-        description="logprobs: confidence from the answer's token probabilities (prompt unchanged); "
-        "self_assessment: the small model returns {content, confidence} via structured output.",
+        description="logprobs: w * exp(mean token logprob) + (1 - w) * mean top-1/top-2 margin; mean_prob, "
+        "min_prob, mean_margin, first_prob, first_margin, lead3_prob: one token-probability signal of the "
+        "answer (serve_app/cascade/signals.py); calibrated: P(right) from `calibration_file`'s logistic "
+        "regression over those signals (all: prompt unchanged); self_assessment: the small model returns "
+        "{content, confidence} via structured output.",
+    )
+    calibration_file: str = Field(
+        "smollm2-135m-mmlu.json",
+        min_length=1,
+        description="calibrated method: fitted weights (JSON from `tier-router eval-cascade --fit-out`), a path "
+        "as the ingress replica sees it or a file shipped in serve_app/cascade/calibrations/.",
     )
     threshold: float = Field(
         0.7,
@@ -53,3 +75,14 @@ class CascadePolicy(StrictModel):
         "return_small",
         description="Large tier fails during an escalation: return the small answer marked unescalated, or fail.",
     )
+
+    @model_validator(mode="after")
+    def _calibration_loads(self) -> "CascadePolicy":
+        if self.method == "calibrated":  # a missing or malformed file fails here, not per request
+            from serve_app.cascade.calibrated import load_calibration
+
+            try:
+                load_calibration(self.calibration_file)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"calibration_file {self.calibration_file!r}: {exc}") from None
+        return self

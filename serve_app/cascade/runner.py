@@ -7,11 +7,11 @@ from typing import Any, AsyncIterator, Callable, Optional
 
 from serve_app import headers as H
 from serve_app.cascade.confidence import (
-    logprob_confidence,
     logprob_request,
     parse_self_assessment,
     self_assessment_request,
 )
+from serve_app.cascade.methods import answer_confidence
 from serve_app.cascade.override import EXTENSION_FIELD
 from serve_app.cascade.policy import CascadePolicy
 from serve_app.cascade.replay import replay
@@ -124,10 +124,10 @@ class Cascade:
 
     async def run(self, call: CascadeCall) -> CascadeOutcome:
         policy = call.policy
-        if policy.method == "logprobs":
-            small_body = logprob_request(call.body, policy.top_logprobs)
-        else:
+        if policy.method == "self_assessment":
             small_body = self_assessment_request(call.body, policy.self_assessment_prompt)
+        else:
+            small_body = logprob_request(call.body, policy.top_logprobs)
         try:
             response = await self.small.complete(self.request_factory(small_body))
         except APIError as exc:
@@ -150,8 +150,8 @@ class Cascade:
     def _judge(self, call: CascadeCall, response: dict[str, Any]) -> tuple[Optional[float], Optional[dict[str, Any]]]:
         """(confidence, the answer as the client would see it, or None when there is none)."""
         choice = (response.get("choices") or [{}])[0]
-        if call.policy.method == "logprobs":
-            confidence = logprob_confidence(choice.get("logprobs"), call.policy.logprob_weight)
+        if call.policy.method != "self_assessment":
+            confidence = answer_confidence(call.policy.method, choice.get("logprobs"), call.policy)
             return confidence, _client_view(response, call.body, None)
         raw = (choice.get("message") or {}).get("content")
         content, confidence = parse_self_assessment(raw, choice.get("finish_reason") == "length")

@@ -49,30 +49,12 @@ def write_threshold(
 ) -> list[str]:
     """Set router.policy.threshold (and `strategy`, when given) of every tier-router app, or of the
     one named, in a serve config."""
-    from ruamel.yaml import YAML
+    from serve_app.config_writer import write_settings
 
-    from serve_app.serve_config import BUILDER, tier_router_apps
-
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    yaml.width = 4096
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    data = yaml.load(config_path.read_text())
-    changed = []
-    for entry in data.get("applications") or []:
-        if entry.get("import_path") != BUILDER or (app and entry.get("name") != app):
-            continue
-        policy = entry.setdefault("args", {}).setdefault("router", {}).setdefault("policy", {})
-        policy["threshold"] = round(float(threshold), 4)
-        if strategy is not None:
-            policy["strategy"] = strategy
-        changed.append(entry.get("name", "default"))
-    if not changed:
-        raise ValueError(f"{config_path}: no tier-router application {app or ''} to update")
-    tier_router_apps(json.loads(json.dumps(data)))  # the result must still validate
-    with open(config_path, "w") as handle:
-        yaml.dump(data, handle)
-    return changed
+    settings = {("router", "policy", "threshold"): round(float(threshold), 4)}
+    if strategy is not None:
+        settings[("router", "policy", "strategy")] = strategy
+    return write_settings(config_path, settings, app)
 
 
 def add_parser(sub) -> None:

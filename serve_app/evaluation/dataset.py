@@ -143,7 +143,9 @@ def load_labelled(
 
 def read_prompts(path: str | Path) -> list[str]:
     """Unlabelled prompts: a JSONL with a `prompt` field per line, or plain text, one per line."""
-    lines = [line for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = [
+        line for line in Path(path).read_text(encoding="utf-8").split("\n") if line.strip()
+    ]  # not splitlines: JSON strings may hold U+2028
     if lines and lines[0].lstrip().startswith("{"):
         return [str(json.loads(line)["prompt"]) for line in lines]
     return lines

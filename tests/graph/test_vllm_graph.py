@@ -168,3 +168,16 @@ def test_streaming_with_cascade(client, threshold, tier):
     )
     text = "".join(c.choices[0].delta.content or "" for c in raw.parse() if c.choices)
     assert raw.headers[H.TIER] == tier and text.strip()
+
+
+@pytest.mark.parametrize("method", ["min_prob", "first_prob", "calibrated"])
+def test_measured_methods_judge_the_real_engines_logprobs(client, method):
+    from serve_app.cascade.methods import answer_confidence
+    from serve_app.cascade.policy import CascadePolicy
+
+    reply, headers = chat(
+        client, SIMPLE, extra_body=cascade(method=method, threshold=0.0), logprobs=True, top_logprobs=2
+    )
+    assert headers[H.CONFIDENCE_METHOD] == method and headers[H.ESCALATED] == "no"
+    expected = answer_confidence(method, reply.choices[0].logprobs.model_dump(), CascadePolicy())
+    assert expected is not None and float(headers[H.CONFIDENCE]) == pytest.approx(expected, abs=1e-3)

