@@ -22,7 +22,7 @@ from bench.report import markdown_table
 from bench.serving_report import ROOT, common_args, finish
 
 
-def deploy(config: Path, backend: str | None) -> int:
+def deploy(config: Path, backend: str | None, cascade: dict | None = None) -> int:
     from ray import serve
 
     from serve_app.config import AppConfig
@@ -31,6 +31,8 @@ def deploy(config: Path, backend: str | None) -> int:
     args = yaml.safe_load(config.read_text())["applications"][0]["args"]
     if backend:
         args.setdefault("router", {})["encoder_backend"] = backend
+    if cascade:
+        args.setdefault("ingress", {}).setdefault("cascade", {}).update(cascade)
     port = ray_session.start()
     serve.run(build_app(AppConfig.model_validate(args)), name="tier-router", route_prefix="/")
     return port
@@ -104,8 +106,9 @@ def render(steps: list[dict], args) -> str:
         f"request in {args.stream_every} streamed; at most {args.requests} requests or "
         f"{args.max_seconds:.0f} s per step. `answered` counts `x-tier-router-tier` (escalated answers "
         f"count as large); the escalation rate is over requests the cascade judged (routed to small). "
-        f"TTFT of a streamed request that routes to small with the cascade on is the small tier's whole "
-        f"generation (see README, streaming cost).\n\n{table}\n"
+        f"TTFT of a streamed request that routes to small with the cascade on is the small tier's time to "
+        f"its `prefix_tokens`-th token (prefix streaming; see README, streaming cascade, and benchmark 5)."
+        f"\n\n{table}\n"
     )
 
 

@@ -15,6 +15,7 @@ from serve_app import headers as H
 from serve_app.cascade.override import effective_policy
 from serve_app.cascade.policy import CascadePolicy
 from serve_app.cascade.runner import Attempt, Cascade, CascadeCall
+from serve_app.cascade.streaming import StreamingCascade
 from serve_app.errors import APIError, bad_request
 from serve_app.protocol import ChatRequest, parse_chat_request
 from serve_app.routing.decision import RouteDecision
@@ -42,6 +43,7 @@ class ChatResult:
     route_score: Optional[float] = None
     cascade_judged: bool = False
     request_body: dict[str, Any] = field(default_factory=dict)  # parsed, extension field removed
+    prefix: Any = None  # cascade.streaming.PrefixDecision, when a streamed answer was judged on a prefix
 
     @property
     def reached_large(self) -> bool:
@@ -91,6 +93,7 @@ class ChatFlow:
         self.router_timeout_s = router_timeout_s
         self.cascade_policy = cascade_policy or CascadePolicy()
         self.cascade = Cascade(tiers[SMALL], tiers[LARGE], self.make_request)
+        self.streaming_cascade = StreamingCascade(tiers[SMALL], tiers[LARGE], self.make_request)
 
     def make_request(self, body: dict[str, Any]) -> Any:
         """The engine's request object for `body`, or a 400 naming the bad field."""
@@ -113,7 +116,9 @@ class ChatFlow:
         score = route.decision.score if route.decision else None
         try:
             if route.tier == SMALL and chat.model == AUTO and cascade_on:
-                outcome = await self.cascade.run(CascadeCall(body, policy, stream, options))
+                call = CascadeCall(body, policy, stream, options)
+                streamed = stream and policy.streaming == "prefix" and policy.method != "self_assessment"
+                outcome = await (self.streaming_cascade if streamed else self.cascade).run(call)
                 reason = answer_reason(route.reason, outcome.reason, outcome.escalated)
                 return ChatResult(
                     {**evidence, **outcome.headers()},
@@ -126,6 +131,7 @@ class ChatFlow:
                     score,
                     True,
                     body,
+                    outcome.prefix,
                 )
             attempt = Attempt(route.tier)
             result = ChatResult(

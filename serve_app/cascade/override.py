@@ -5,7 +5,7 @@
 With the openai client: `extra_body={"tier_router": {"cascade": {"method": "self_assessment"}}}`.
 """
 
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import Field, ValidationError
 
@@ -22,6 +22,10 @@ class CascadeOverride(StrictModel):
     enabled: Optional[bool] = Field(None, description="false: no escalation for this request.")
     method: Optional[CascadeMethod] = Field(None, description="Confidence method.")
     threshold: Optional[float] = Field(None, ge=0.0, description="Escalate below this confidence.")
+    streaming: Optional[Literal["prefix", "buffered"]] = Field(
+        None, description="Streamed requests: judge a prefix and stream live, or judge the whole answer first."
+    )
+    prefix_tokens: Optional[int] = Field(None, ge=1, le=4096, description="Tokens judged before commit or abort.")
 
 
 class RequestExtension(StrictModel):
@@ -43,7 +47,9 @@ def pop_extension(body: dict[str, Any]) -> RequestExtension:
 
 def effective_policy(policy: CascadePolicy, override: CascadeOverride) -> tuple[CascadePolicy, bool]:
     """(policy with the request's overrides applied, whether the cascade is on for this request)."""
-    updates = {k: v for k, v in (("method", override.method), ("threshold", override.threshold)) if v is not None}
+    updates = {
+        k: v for k in ("method", "threshold", "streaming", "prefix_tokens") if (v := getattr(override, k)) is not None
+    }
     merged = policy.model_copy(update=updates)
     enabled = policy.mode != "route_only" if override.enabled is None else override.enabled
     return merged, enabled

@@ -1,6 +1,6 @@
 """The cascade's settings: the confidence-escalation policy (the ingress deployment's `user_config`)."""
 
-from typing import Literal
+from typing import Literal, Optional
 
 from pydantic import Field, model_validator
 
@@ -12,6 +12,11 @@ DEFAULT_SELF_ASSESSMENT_PROMPT = (
     "the answer is correct and complete. Use a low confidence when the request is hard or you are "
     "unsure."
 )
+
+# Tokens of the small answer judged before a streamed answer commits (prefix streaming): the smallest k
+# whose escalation share at the shipped threshold is within a point of the whole answer's, on SmolLM2's
+# MMLU answers (`python -m bench.prefix_curve`); its first-token time: `python -m bench.stream_cascade`.
+PREFIX_TOKENS = 8
 
 
 CascadeMethod = Literal[
@@ -67,6 +72,31 @@ class CascadePolicy(StrictModel):
         DEFAULT_SELF_ASSESSMENT_PROMPT,
         min_length=1,
         description="self_assessment method: system instruction added to the small tier's request.",
+    )
+    streaming: Literal["prefix", "buffered"] = Field(
+        "prefix",
+        description="Streamed requests with a logprob method: prefix = stream the small answer into a holding "
+        "buffer, judge its first prefix_tokens tokens, then relay it live or abort it for the large "
+        "tier's stream; buffered = judge the whole small answer before the first byte (self_assessment "
+        "always buffers).",
+    )
+    prefix_tokens: int = Field(
+        PREFIX_TOKENS,
+        ge=1,
+        le=4096,
+        description="prefix streaming: tokens judged before commit or abort (answers that end sooner are "
+        "judged whole).",
+    )
+    prefix_window_s: Optional[float] = Field(
+        None,
+        gt=0,
+        description="prefix streaming: also decide once this many seconds passed since the small stream's "
+        "first chunk (checked as chunks arrive, with at least one token held); null = tokens only.",
+    )
+    late_check: bool = Field(
+        True,
+        description="prefix streaming: judge the whole committed answer too; it only annotates (the final "
+        "usage chunk's tier_router field and a trailing SSE comment), never changes the answer.",
     )
     on_small_error: Literal["fallback", "fail"] = Field(
         "fallback", description="Small tier errors or times out: fallback to the large tier, or fail (503)."

@@ -53,6 +53,7 @@ class CascadeOutcome:
     body: Optional[dict[str, Any]] = None
     stream: Optional[AsyncIterator[str]] = None
     answer: Optional[dict[str, Any]] = None  # the small answer returned, when it was
+    prefix: Any = None  # streaming.PrefixDecision, when a streamed answer was judged on a prefix
 
     def headers(self) -> dict[str, str]:
         return {

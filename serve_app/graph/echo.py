@@ -100,7 +100,7 @@ class EchoEngine(LLMEngine):
                 }
             )
             return
-        for chunk in _stream_chunks(rid, created, request, words, usage):
+        for chunk in _stream_chunks(rid, created, request, words, usage, _logprobs(request, words, confidence)):
             yield chunk
 
     async def completions(self, request: Any, raw_request_info: Optional[Any] = None):
@@ -137,22 +137,42 @@ def _logprobs(request: Any, words: list[str], confidence: float) -> Optional[dic
     return {"content": [{"token": w, "logprob": lp, "bytes": None, "top_logprobs": alternatives(w)} for w in words]}
 
 
-def _stream_chunks(rid: str, created: int, request: Any, words: list[str], usage: dict) -> list[str]:
-    def chunk(delta: dict, finish: Optional[str] = None) -> str:
+def _stream_chunks(
+    rid: str, created: int, request: Any, words: list[str], usage: dict, logprobs: Optional[dict]
+) -> list[str]:
+    """One chunk per word (with its logprobs when asked, and running usage when asked)."""
+    options = request.stream_options
+    include_usage = options is not None and getattr(options, "include_usage", False)
+    continuous = include_usage and getattr(options, "continuous_usage_stats", False)
+
+    def chunk(delta: dict, finish: Optional[str] = None, n: int = 0, token: Optional[dict] = None) -> str:
         body = {
             "id": rid,
             "object": "chat.completion.chunk",
             "created": created,
             "model": request.model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": delta,
+                    "finish_reason": finish,
+                    "logprobs": {"content": [token]} if token else None,
+                }
+            ],
         }
+        if continuous:
+            body["usage"] = {
+                "prompt_tokens": usage["prompt_tokens"],
+                "completion_tokens": n,
+                "total_tokens": usage["prompt_tokens"] + n,
+            }
         return sse.frame(body)
 
+    tokens = (logprobs or {}).get("content") or [None] * len(words)
     out = [chunk({"role": "assistant", "content": ""})]
-    out += [chunk({"content": (" " if i else "") + w}) for i, w in enumerate(words)]
-    out.append(chunk({}, "stop"))
-    options = request.stream_options
-    if options is not None and getattr(options, "include_usage", False):
+    out += [chunk({"content": (" " if i else "") + w}, n=i + 1, token=tokens[i]) for i, w in enumerate(words)]
+    out.append(chunk({}, "stop", n=len(words)))
+    if include_usage:
         body = {
             "id": rid,
             "object": "chat.completion.chunk",

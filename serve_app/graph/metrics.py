@@ -8,6 +8,7 @@ from serve_app.operations.observer import RequestRecord
 from serve_app.routing.decision import RouteDecision
 
 LATENCY_BUCKETS_S = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
+PREFIX_TOKEN_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 
 
 class IngressMetrics:
@@ -57,6 +58,17 @@ class IngressMetrics:
         )
         self.shadow = metrics.Counter(
             "tier_router_shadow_calls", description="Shadow A/B calls by outcome.", tag_keys=("outcome",)
+        )
+        self.prefix_decisions = metrics.Counter(
+            "tier_router_prefix_decisions",
+            description="Streamed cascade requests judged on a prefix, by decision (commit, abort, small-error).",
+            tag_keys=("decision",),
+        )
+        self.prefix_tokens = metrics.Histogram(
+            "tier_router_prefix_tokens",
+            description="Small-answer tokens judged before commit or abort.",
+            boundaries=PREFIX_TOKEN_BUCKETS,
+            tag_keys=("decision",),
         )
 
     def record(self, rec: RequestRecord, costs: Any = None) -> None:

@@ -47,6 +47,10 @@ class RequestObserver:
             logger.warning("escalation alarm cleared: large-tier share back to %.0f%%", 100 * self.alarm.share.share)
         self.metrics.large_share.set(self.alarm.share.share)
         self.metrics.alarm.set(1.0 if self.alarm.raised else 0.0)
+        if result.prefix is not None:
+            tags = {"decision": result.prefix.decision}
+            self.metrics.prefix_decisions.inc(tags=tags)
+            self.metrics.prefix_tokens.observe(result.prefix.tokens, tags=tags)
         if result.cascade_judged:
             self.escalations.observe(result.reason == AnswerReason.ESCALATED)
             self.metrics.escalation_rate.set(self.escalations.share)

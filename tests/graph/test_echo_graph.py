@@ -208,14 +208,55 @@ def test_self_assessment_unwraps_the_json(client):
     assert reply.choices[0].message.content == "[small] What is Python? __echo_conf_0.8__"
 
 
-def test_streaming_replay_and_streaming_escalation(client):
+@pytest.mark.parametrize("streaming", ["buffered", "prefix"])
+def test_streaming_replay_and_streaming_escalation(client, streaming):
     for conf, tier in (("0.95", "small"), ("0.2", "large")):
         raw = client.chat.completions.with_raw_response.create(
-            model="auto", stream=True, messages=[{"role": "user", "content": f"What is Python? __echo_conf_{conf}__"}]
+            model="auto",
+            stream=True,
+            messages=[{"role": "user", "content": f"What is Python? __echo_conf_{conf}__"}],
+            extra_body={"tier_router": {"cascade": {"streaming": streaming}}},
         )
         text = "".join(c.choices[0].delta.content or "" for c in raw.parse() if c.choices)
         assert raw.headers[H.TIER] == tier
         assert text == f"[{tier}] What is Python? __echo_conf_{conf}__"
+
+
+def test_prefix_stream_carries_logprobs_usage_and_the_final_verdict(base_url):
+    """Prefix mode over HTTP: requested logprobs reach the client, the usage chunk and a trailing SSE
+    comment carry the verdict, and an escalated stream shows only the large answer."""
+    for conf, escalated in (("0.95", False), ("0.2", True)):
+        payload = {
+            "model": "auto",
+            "stream": True,
+            "logprobs": True,
+            "top_logprobs": 1,
+            "stream_options": {"include_usage": True},
+            "messages": [{"role": "user", "content": f"What is Python? __echo_conf_{conf}__"}],
+            "tier_router": {"cascade": {"streaming": "prefix", "prefix_tokens": 3}},
+        }
+        with httpx.stream("POST", base_url + "/v1/chat/completions", json=payload, timeout=30) as response:
+            lines = [line for line in response.iter_lines() if line]
+            headers = response.headers
+        assert headers[H.ESCALATED] == ("yes" if escalated else "no") and headers[H.TIERS_USED].startswith("small")
+        chunks = [json.loads(line[6:]) for line in lines if line.startswith("data: {")]
+        comment = [json.loads(line[len(": tier_router ") :]) for line in lines if line.startswith(": tier_router ")]
+        usage = [c for c in chunks if c["choices"] == []]
+        content = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+        tokens = [
+            t
+            for c in chunks
+            if c["choices"] and c["choices"][0].get("logprobs")
+            for t in c["choices"][0]["logprobs"]["content"]
+        ]
+        assert lines[-1] == "data: [DONE]" and len(comment) == 1 and len(usage) == 1
+        assert usage[0]["tier_router"] == comment[0] and comment[0]["escalated"] is escalated
+        assert content.startswith("[large]" if escalated else "[small]")
+        assert len(tokens) == usage[0]["usage"]["completion_tokens"]
+        assert all(len(t["top_logprobs"]) == 1 for t in tokens)
+        assert comment[0]["prefix"]["decision"] == ("abort" if escalated else "commit")
+        small = comment[0]["attempts"][0]
+        assert small["tier"] == "small" and small["usage"]["completion_tokens"] >= 3
 
 
 def test_cascade_policy_is_live_tunable(client):

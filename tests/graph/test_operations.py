@@ -91,6 +91,7 @@ def test_metrics_reach_prometheus_with_labels(ops):
     chat(url, "What is Python? __echo_conf_0.1__")  # escalated
     chat(url, "hi", model="large")  # direct
     chat(url, "How do I reset my password? (0) __echo_conf_0.95__")  # a router cache hit
+    chat(url, "What is Python? __echo_conf_0.95__", stream=True)  # judged on a prefix and kept
 
     # exact exported names: the alert rules and the Grafana board query these
     needles = (
@@ -109,6 +110,9 @@ def test_metrics_reach_prometheus_with_labels(ops):
         "ray_tier_router_large_share{",
         "ray_tier_router_escalation_rate{",
         "ray_tier_router_shadow_calls_total{",
+        "ray_tier_router_prefix_decisions_total{",
+        'decision="commit"',
+        "ray_tier_router_prefix_tokens_bucket{",
     )
 
     def missing():

@@ -181,3 +181,33 @@ def test_measured_methods_judge_the_real_engines_logprobs(client, method):
     assert headers[H.CONFIDENCE_METHOD] == method and headers[H.ESCALATED] == "no"
     expected = answer_confidence(method, reply.choices[0].logprobs.model_dump(), CascadePolicy())
     assert expected is not None and float(headers[H.CONFIDENCE]) == pytest.approx(expected, abs=1e-3)
+
+
+@pytest.mark.parametrize("threshold,decision", [(0.0, "commit"), (1.01, "abort")])
+def test_prefix_streaming_on_real_engines(client, threshold, decision):
+    """Prefix mode on vLLM: running usage accounts for an abandoned prefix, requested logprobs reach
+    the client, and the final usage chunk carries the verdict."""
+    chunks = list(
+        client.chat.completions.create(
+            model="auto",
+            messages=[{"role": "user", "content": SIMPLE}],
+            max_tokens=24,
+            temperature=0,
+            stream=True,
+            logprobs=True,
+            top_logprobs=1,
+            stream_options={"include_usage": True},
+            extra_body=cascade(threshold=threshold, streaming="prefix", prefix_tokens=4),
+        )
+    )
+    verdict = chunks[-1].model_extra["tier_router"]
+    assert verdict["prefix"]["decision"] == decision and verdict["prefix"]["tokens"] == 4
+    tokens = [t for c in chunks if c.choices and c.choices[0].logprobs for t in c.choices[0].logprobs.content]
+    assert len(tokens) == chunks[-1].usage.completion_tokens and all(len(t.top_logprobs) == 1 for t in tokens)
+    small = verdict["attempts"][0]
+    assert small["tier"] == "small" and small["usage"]["prompt_tokens"] > 0
+    if decision == "abort":
+        assert small["discarded"] and 4 <= small["usage"]["completion_tokens"] < 24
+        assert verdict["attempts"][1]["usage"]["completion_tokens"] == chunks[-1].usage.completion_tokens
+    else:
+        assert "late_check" in verdict and small["usage"]["completion_tokens"] == chunks[-1].usage.completion_tokens

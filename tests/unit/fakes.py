@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 class StreamOpts(BaseModel):
     include_usage: bool = False
+    continuous_usage_stats: bool = False
 
 
 class Req(BaseModel):

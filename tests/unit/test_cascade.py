@@ -247,7 +247,9 @@ def test_route_only_and_cascade_only_modes():
 
 
 def test_streaming_replays_a_confident_answer():
-    flow, small, _ = flow_with(scripted_answer("one two three four five six seven eight nine ten", SURE))
+    flow, small, _ = flow_with(
+        scripted_answer("one two three four five six seven eight nine ten", SURE), streaming="buffered"
+    )
     result, frames = run(flow, body(content="easy", stream=True, stream_options={"include_usage": True}))
     assert small.requests[0].stream is False  # judged before streaming
     assert small.requests[0].stream_options is None  # engines reject stream_options without stream
@@ -258,7 +260,7 @@ def test_streaming_replays_a_confident_answer():
 
 
 def test_streaming_escalation_streams_the_large_tier():
-    flow, _, large = flow_with(scripted_answer("small answer", UNSURE), large_script=echo_stream)
+    flow, _, large = flow_with(scripted_answer("small answer", UNSURE), large_script=echo_stream, streaming="buffered")
     result, frames = run(flow, body(content="easy", stream=True))
     assert content_of(frames) == "hello"
     assert result.headers[H.ESCALATED] == "yes" and large.requests[0].stream is True

@@ -158,6 +158,8 @@ def test_operations_files_parse_and_agree():
         "tokens_total",
         "cost_usd_total",
         "savings_usd_total",
+        "prefix_decisions_total",
+        "prefix_tokens_bucket",
     ):
         assert f"ray_tier_router_{metric}" in queries, metric
     service = yaml.safe_load((ops / "kuberay-rayservice.yaml").read_text())
