@@ -67,7 +67,9 @@ NOTES = """### Reading these results
   none can be claimed for other traffic. A 2-token prefix with its own threshold (0.49 escalates the
   whole answer's 56%) would meet the TTFT bar at the same share and measured quality there, but
   would make the whole answer's decision only 55% of the time (about chance for a 56/44 split);
-  there is no separate prefix threshold today. A client that wants the lowest TTFT can send
+  there is no separate prefix threshold today. These are the policy defaults (`logprobs`, 0.7); the
+  shipped CPU default (`min_prob`, threshold 0.0) never escalates a scored answer, so there k only
+  sets the first-token time. A client that wants the lowest TTFT can send
   `"tier_router": {"cascade": {"prefix_tokens": 2}}` (expect more escalations at the same threshold).
 """
 
