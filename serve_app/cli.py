@@ -15,6 +15,7 @@ from serve_app.evaluation import (
     train_command,
     tune_command,
 )
+from serve_app.retraining import drift_command, retrain_command
 from serve_app.routing.policy import DEFAULT_THRESHOLD
 from serve_app.serve_config import LOCAL_HOSTS, http_host, load_yaml, tier_router_apps
 
@@ -71,13 +72,25 @@ def _route(args: argparse.Namespace) -> int:
 
 
 def _shadow_export(args: argparse.Namespace) -> int:
-    from serve_app.operations.shadow import export_pairs
+    from serve_app.operations.shadow_export import export_pairs
+    from serve_app.operations.windows import parse_time
 
-    written, skipped = export_pairs(args.store, args.out, args.test_share)
-    print(f"{written} pairs written to {args.out} (weak model 'small' scored by agreement, strong 'large' = 1.0)")
-    if skipped:
-        print(f"{skipped} pairs skipped: recorded without prompt text (set ingress.shadow.store_prompts)")
-    return 0 if written else 1
+    counts = export_pairs(
+        args.store,
+        args.out,
+        args.label,
+        parse_time(args.since),
+        parse_time(args.until),
+        parse_time(args.test_since),
+        args.test_share,
+    )
+    label = "judged quality" if args.label == "judge" else "agreement (weak 'small'; strong 'large' = 1.0)"
+    print(f"{counts.written} pairs written to {args.out} ({counts.test} newest marked split=test), scored by {label}")
+    if counts.unjudged:
+        print(f"{counts.unjudged} pairs skipped: not judged or verdict unparsable (ingress.shadow.judge)")
+    if counts.hashed:
+        print(f"{counts.hashed} pairs skipped: recorded without text (set ingress.shadow.store_prompts)")
+    return 0 if counts.written else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,9 +111,33 @@ def build_parser() -> argparse.ArgumentParser:
     shadow = sub.add_parser("shadow-export", help="export shadow A/B pairs as a dataset for train/eval")
     shadow.add_argument("store", help="SQLite store (ingress.shadow.store_path)")
     shadow.add_argument("--out", required=True, help="JSONL to write")
-    shadow.add_argument("--test-share", type=float, default=0.2, help="share of pairs marked split=test")
+    shadow.add_argument(
+        "--label",
+        choices=["judge", "agreement"],
+        default="judge",
+        help="judge: the judge's verdict (unjudged pairs left out); agreement: token-F1 fallback",
+    )
+    shadow.add_argument("--since", help="first time included: ISO date/datetime or an age such as 28d")
+    shadow.add_argument("--until", help="first time excluded (same forms)")
+    shadow.add_argument("--test-since", help="pairs from this time on are the held-out test (split=test)")
+    shadow.add_argument(
+        "--test-share",
+        type=float,
+        default=0.2,
+        help="without --test-since: the newest share of pairs marked split=test",
+    )
     shadow.set_defaults(func=_shadow_export)
-    for command in (eval_command, suite, train_command, calibrate, cascade_command, tune_command, tier_server):
+    for command in (
+        eval_command,
+        suite,
+        train_command,
+        calibrate,
+        cascade_command,
+        tune_command,
+        tier_server,
+        retrain_command,
+        drift_command,
+    ):
         command.add_parser(sub)
     return parser
 

@@ -3,7 +3,8 @@
 It answers `[<model>] <last user text>` and speaks the OpenAI shapes vLLM speaks (full responses,
 SSE chunks, usage, logprobs, json_schema structured output, ErrorResponse). Test hooks in the prompt:
 `__echo_fail__` raises inside the engine; `__echo_sleep_<seconds>__` delays the answer;
-`__echo_conf_<0..1>__` sets the confidence its logprobs and self-assessment express (default 0.9).
+`__echo_conf_<0..1>__` sets the confidence its logprobs and self-assessment express (default 0.9);
+judge requests are answered by `echo_judge.py` (its own hooks).
 Prompts longer than `max_model_len` words get the same 400 vLLM gives. Never a default and never
 what a model benchmark measures.
 """
@@ -24,6 +25,7 @@ from ray.llm._internal.serve.core.configs.openai_api_models import (
 from ray.llm._internal.serve.core.engine.protocol import LLMEngine
 
 from serve_app import sse
+from serve_app.graph.echo_judge import judge_answer
 from serve_app.routing.text import ScoreText, select_text
 
 SLEEP = re.compile(r"__echo_sleep_([0-9.]+)__")
@@ -71,7 +73,8 @@ class EchoEngine(LLMEngine):
         confidence = float(conf_match.group(1)) if conf_match else DEFAULT_CONFIDENCE
         answer = f"[{request.model}] {text}"
         if _wants_json(request):
-            answer = json.dumps({"content": answer, "confidence": confidence})
+            verdict = judge_answer(text, _schema(request))
+            answer = verdict or json.dumps({"content": answer, "confidence": confidence})
         words = answer.split(" ")
         if request.max_tokens is not None:
             words = words[: request.max_tokens]
@@ -122,6 +125,10 @@ class EchoEngine(LLMEngine):
 def _wants_json(request: Any) -> bool:
     fmt = request.response_format
     return fmt is not None and getattr(fmt, "type", None) == "json_schema"
+
+
+def _schema(request: Any) -> Optional[dict]:
+    return getattr(request.response_format.json_schema, "json_schema", None)
 
 
 def _logprobs(request: Any, words: list[str], confidence: float) -> Optional[dict]:

@@ -15,6 +15,7 @@ from serve_app.config import IngressConfig
 from serve_app.errors import APIError
 from serve_app.graph.metrics import IngressMetrics
 from serve_app.operations.alarm import LargeShareAlarm
+from serve_app.operations.judge_wiring import build_judge, judge_recorded_pairs
 from serve_app.operations.observer import RequestObserver
 from serve_app.operations.shadow import ShadowStore
 from serve_app.operations.shadow_runner import ShadowRunner
@@ -40,19 +41,21 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     return _error_response(APIError(400, str(exc.errors()[:1])))
 
 
-def build_observer(cfg: IngressConfig, large: TierClient, make_request: Any) -> RequestObserver:
-    """Metrics, alarm and (if sampled) shadow A/B for this replica."""
+def build_observer(cfg: IngressConfig, tiers: dict[str, TierClient], make_request: Any) -> RequestObserver:
+    """Metrics, alarm and (if sampled) shadow A/B, with its judge, for this replica."""
     metrics = IngressMetrics()
     shadow = None
     if cfg.shadow.sample_rate > 0:
         store = ShadowStore(cfg.shadow.store_path, cfg.shadow.max_rows, cfg.shadow.store_prompts)
+        judge = build_judge(cfg.shadow.judge, store, tiers["large"], make_request, metrics)
         shadow = ShadowRunner(
-            large,
+            tiers,
             store,
             cfg.shadow.sample_rate,
             cfg.shadow.max_in_flight,
             make_request,
             on_event=lambda event: metrics.shadow.inc(tags={"outcome": event}),
+            on_pair=judge_recorded_pairs(judge),
         )
     alarm = LargeShareAlarm(cfg.alarm.large_share_ceiling, cfg.alarm.window_s, cfg.alarm.min_requests)
     return RequestObserver(metrics, alarm, cfg.costs, shadow)
@@ -80,7 +83,7 @@ class TierRouterIngress:
         }
         self._flow = ChatFlow(route, tiers, _chat_request, cfg.router_timeout_s, cfg.cascade)
         self._created = int(time.time())
-        self._observer = build_observer(cfg, tiers["large"], self._flow.make_request)
+        self._observer = build_observer(cfg, tiers, self._flow.make_request)
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """Live cascade policy (`serve deploy` with a new user_config; no restart)."""

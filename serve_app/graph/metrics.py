@@ -2,9 +2,10 @@
 on Ray's metrics endpoint and dashboard, prefixed `ray_`). Ray's metrics module is imported when a
 metrics object is built; a fake one can be injected."""
 
-from typing import Any
+from typing import Any, Optional
 
 from serve_app.operations.observer import RequestRecord
+from serve_app.retraining.drift import score_bucket
 from serve_app.routing.decision import RouteDecision
 
 LATENCY_BUCKETS_S = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
@@ -70,6 +71,29 @@ class IngressMetrics:
             boundaries=PREFIX_TOKEN_BUCKETS,
             tag_keys=("decision",),
         )
+        self.judge_pairs = metrics.Counter(
+            "tier_router_judge_pairs",
+            description="Shadow pairs sampled for the judge, by outcome "
+            "(started, dropped, over_budget, judged, unparsable, failed).",
+            tag_keys=("outcome",),
+        )
+        self.judge_tokens = metrics.Counter(
+            "tier_router_judge_tokens", description="Tokens spent by judge calls, by kind.", tag_keys=("kind",)
+        )
+        self.verdicts = metrics.Counter(
+            "tier_router_judge_verdicts",
+            description="Judged pairs by outcome for the small tier (small, tie, large) and route-score bucket.",
+            tag_keys=("outcome", "score_bucket"),
+        )
+
+    def record_judge_usage(self, usage: dict) -> None:
+        for kind in ("prompt", "completion"):
+            value = (usage or {}).get(f"{kind}_tokens") or 0
+            if value > 0:
+                self.judge_tokens.inc(value, tags={"kind": kind})
+
+    def record_verdict(self, outcome: str, route_score: Optional[float]) -> None:
+        self.verdicts.inc(tags={"outcome": outcome, "score_bucket": score_bucket(route_score)})
 
     def record(self, rec: RequestRecord, costs: Any = None) -> None:
         self.requests.inc(tags={"tier": rec.tier, "reason": str(rec.reason)})

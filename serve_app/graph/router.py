@@ -32,6 +32,7 @@ class ComplexityRouter:
 
     async def route(self, messages: list[dict[str, Any]]) -> RouteDecision:
         start = time.perf_counter()
+        self._core.refresh()  # a learned artifact overwritten in place is reloaded
         text = self._core.text_of(messages)
         score = self._core.cached_score(text)
         cached = score is not None

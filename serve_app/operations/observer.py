@@ -5,9 +5,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from serve_app import headers as H
 from serve_app.operations.alarm import LargeShareAlarm, RollingShare
 from serve_app.operations.shadow_runner import ShadowRunner
-from serve_app.vocabulary import SMALL, AnswerReason, Tier
+from serve_app.vocabulary import LARGE, SMALL, AnswerReason, Tier
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +22,23 @@ class RequestRecord:
     latency_s: float
     ttft_s: Optional[float] = None
     attempts: list[tuple[str, dict]] = field(default_factory=list)  # (tier, usage)
+
+
+def shadowable_answer(result: Any) -> Optional[dict]:
+    """The whole answer the client got, when the other tier can be asked for a pair: a small
+    answer, or a large one the router chose (not an escalation, not a stream)."""
+    if result.tier == SMALL:
+        return result.small_answer
+    if result.tier == LARGE and result.reason == AnswerReason.ROUTED and result.body is not None:
+        return result.body
+    return None
+
+
+def _confidence(headers: dict[str, str]) -> Optional[float]:
+    try:
+        return float(headers[H.CONFIDENCE])
+    except (KeyError, ValueError):
+        return None
 
 
 class RequestObserver:
@@ -54,9 +72,12 @@ class RequestObserver:
         if result.cascade_judged:
             self.escalations.observe(result.reason == AnswerReason.ESCALATED)
             self.metrics.escalation_rate.set(self.escalations.share)
-        if self.shadow is not None and result.tier == SMALL and result.small_answer is not None:
-            content = (result.small_answer["choices"][0].get("message") or {}).get("content") or ""
-            self.shadow.maybe_start(result.request_body, content, latency_s, result.route_score)
+        answer = shadowable_answer(result)
+        if self.shadow is not None and answer is not None:
+            content = (answer["choices"][0].get("message") or {}).get("content") or ""
+            self.shadow.maybe_start(
+                result.request_body, result.tier, content, latency_s, result.route_score, _confidence(result.headers)
+            )
 
     def error(self, status: int) -> None:
         self.metrics.errors.inc(tags={"status": str(status)})

@@ -1,69 +1,90 @@
-"""Runs sampled shadow calls to the large tier in the background: never awaited by the request,
-bounded in flight, failures only counted and logged."""
+"""Runs sampled shadow calls in the background: the tier that did NOT answer a request is asked
+too, so every sampled request yields a (small, large) pair whichever way it was routed. Never
+awaited by the request, bounded in flight, failures only counted and logged."""
 
 import asyncio
-import logging
 import random
 import time
 from typing import Any, Callable, Optional
 
-from serve_app.operations.shadow import ShadowStore
+from serve_app.bounded_tasks import BoundedTasks
+from serve_app.operations.shadow import ShadowPair, ShadowStore
 from serve_app.routing.text import select_text
+from serve_app.vocabulary import LARGE, SMALL
 
-logger = logging.getLogger(__name__)
+
+def request_category(body: dict[str, Any]) -> Optional[str]:
+    """The request's `metadata.category` (OpenAI's developer tags), cut to 64 characters."""
+    metadata = body.get("metadata")
+    category = metadata.get("category") if isinstance(metadata, dict) else None
+    return category[:64] if isinstance(category, str) and category else None
 
 
 class ShadowRunner:
+    """`tiers` maps `small` and `large` to TierClients; `on_pair(pair_id, pair)` is told of every
+    recorded pair (the judge samples from there)."""
+
     def __init__(
         self,
-        large: Any,
+        tiers: dict[str, Any],
         store: ShadowStore,
         sample_rate: float,
         max_in_flight: int,
         request_factory: Callable[[dict], Any],
         rng: Callable[[], float] = random.random,
         on_event: Optional[Callable[[str], None]] = None,
+        on_pair: Optional[Callable[[int, ShadowPair], None]] = None,
     ):
-        self.large = large
+        self.tiers = tiers
         self.store = store
         self.sample_rate = sample_rate
-        self.max_in_flight = max_in_flight
         self.request_factory = request_factory
         self.rng = rng
         self.on_event = on_event or (lambda event: None)
-        self.in_flight = 0
-        self._tasks: set[asyncio.Task] = set()
+        self.on_pair = on_pair or (lambda pair_id, pair: None)
+        self.tasks = BoundedTasks(max_in_flight, self.on_event, "shadow call")
+
+    @property
+    def in_flight(self) -> int:
+        return self.tasks.in_flight
 
     def maybe_start(
-        self, body: dict[str, Any], small_content: str, small_latency_s: Optional[float], route_score: Optional[float]
+        self,
+        body: dict[str, Any],
+        answered_tier: str,
+        content: str,
+        latency_s: Optional[float],
+        route_score: Optional[float],
+        confidence: Optional[float] = None,
     ) -> bool:
-        """Sample this small-tier answer for shadowing; returns whether a shadow call started."""
+        """Sample this answer for shadowing; returns whether a shadow call started."""
         if self.sample_rate <= 0 or self.rng() >= self.sample_rate:
             return False
-        if self.in_flight >= self.max_in_flight:
+        if self.tasks.full:
             self.on_event("dropped")
             return False
-        self.in_flight += 1
-        self.on_event("started")
-        task = asyncio.get_running_loop().create_task(self._run(body, small_content, small_latency_s, route_score))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.tasks.start(self._run(body, answered_tier, content, latency_s, route_score, confidence))
         return True
 
-    async def _run(self, body, small_content, small_latency_s, route_score) -> None:
-        try:
-            request = self.request_factory({k: v for k, v in body.items() if k != "stream_options"} | {"stream": False})
-            start = time.perf_counter()
-            response = await self.large.complete(request)
-            latency = time.perf_counter() - start
-            large_content = (response["choices"][0].get("message") or {}).get("content") or ""
-            prompt = select_text(body["messages"])
-            await asyncio.to_thread(
-                self.store.record, prompt, small_content, large_content, small_latency_s, latency, route_score
-            )
-            self.on_event("recorded")
-        except Exception as exc:  # a shadow call must never affect anything else
-            logger.warning("shadow call failed: %r", exc)
-            self.on_event("failed")
-        finally:
-            self.in_flight -= 1
+    async def _run(self, body, answered_tier, content, latency_s, route_score, confidence) -> None:
+        other = LARGE if answered_tier == SMALL else SMALL
+        request = self.request_factory({k: v for k, v in body.items() if k != "stream_options"} | {"stream": False})
+        start = time.perf_counter()
+        response = await self.tiers[other].complete(request)
+        other_latency = time.perf_counter() - start
+        other_content = (response["choices"][0].get("message") or {}).get("content") or ""
+        answers = {answered_tier: (content, latency_s), other: (other_content, other_latency)}
+        pair = ShadowPair(
+            select_text(body["messages"]),
+            answers[SMALL][0],
+            answers[LARGE][0],
+            answers[SMALL][1],
+            answers[LARGE][1],
+            route_score,
+            answered_tier,
+            request_category(body),
+            confidence,
+        )
+        pair_id, _ = await asyncio.to_thread(self.store.record, pair)
+        self.on_event("recorded")
+        self.on_pair(pair_id, pair)

@@ -166,9 +166,9 @@ def test_shadow_pairs_do_not_change_answers_and_export_to_eval(ops, tmp_path):
     out = tmp_path / "pairs.jsonl"
 
     def exported():
-        return cli(["shadow-export", str(store_dir / "pairs.sqlite"), "--out", str(out)]) == 0 and len(
-            out.read_text().splitlines()
-        ) >= len(prompts)
+        return cli(
+            ["shadow-export", str(store_dir / "pairs.sqlite"), "--out", str(out), "--label", "agreement"]
+        ) == 0 and len(out.read_text().splitlines()) >= len(prompts)
 
     assert wait_for(exported, 30)
     rows = [json.loads(line) for line in out.read_text().splitlines()]

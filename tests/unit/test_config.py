@@ -146,6 +146,7 @@ def test_operations_files_parse_and_agree():
     rules = yaml.safe_load((ops / "prometheus-alerts.yaml").read_text())
     exprs = [r["expr"] for g in rules["groups"] for r in g["rules"]]
     assert any("ray_tier_router_large_share_alarm" in e for e in exprs)
+    assert any("ray_tier_router_judge_verdicts_total" in e for e in exprs)  # the drift alert
     board = json.loads((ops / "grafana-dashboard.json").read_text())
     queries = " ".join(t["expr"] for p in board["panels"] for t in p["targets"])
     for metric in (
@@ -160,6 +161,9 @@ def test_operations_files_parse_and_agree():
         "savings_usd_total",
         "prefix_decisions_total",
         "prefix_tokens_bucket",
+        "judge_verdicts_total",
+        "judge_pairs_total",
+        "judge_tokens_total",
     ):
         assert f"ray_tier_router_{metric}" in queries, metric
     service = yaml.safe_load((ops / "kuberay-rayservice.yaml").read_text())

@@ -99,3 +99,24 @@ def test_folds_use_the_own_split_else_k_fold():
     held = np.sort(np.concatenate([h for _, h in kfold]))
     assert list(held) == list(range(10))
     assert all(not set(t) & set(h) for t, h in kfold)
+
+
+def test_router_reloads_an_artifact_overwritten_at_the_same_path(tmp_path):
+    import os
+
+    now = [0.0]
+    path = tmp_path / "router.npz"
+    fit("knn", toy_rows(), k=20).save(path)
+    core = RouterCore(lambda: AxisEncoder(), clock=lambda: now[0])
+    core.apply({"threshold": 5.0, "strategy": {"name": "knn", "artifact": str(path)}})
+    assert core.route([{"role": "user", "content": "hard"}]).tier == "large"
+    flipped = toy_rows()
+    flipped.gaps = -flipped.gaps  # now the strong model is worse on hard prompts
+    fit("knn", flipped, k=20).save(path)
+    os.utime(path, ns=(1, 1))  # a distinct stamp even on coarse-mtime file systems
+    assert core.route([{"role": "user", "content": "hard"}]).tier == "large"  # not checked again yet: cached
+    now[0] = 10.0
+    assert core.route([{"role": "user", "content": "hard"}]).tier == "small"  # reloaded, cache cleared
+    path.write_bytes(b"not an artifact")
+    now[0] = 20.0
+    assert core.refresh() is False and core.route([{"role": "user", "content": "hard"}]).tier == "small"

@@ -12,7 +12,8 @@ from serve_app.evaluation.dataset import load_labelled
 from serve_app.graph.metrics import IngressMetrics
 from serve_app.operations.alarm import LargeShareAlarm, RollingShare
 from serve_app.operations.observer import RequestObserver
-from serve_app.operations.shadow import ShadowStore, agreement, export_pairs
+from serve_app.operations.shadow import ShadowPair, ShadowStore, agreement
+from serve_app.operations.shadow_export import export_pairs
 from serve_app.operations.shadow_runner import ShadowRunner
 from serve_app.tier_client import TierClient
 from tests.unit.fakes import Req, ScriptedHandle, scripted_answer
@@ -81,20 +82,22 @@ def test_agreement_is_token_f1():
 def test_store_hashes_prompts_unless_opted_in_and_rotates(tmp_path):
     hashed = ShadowStore(tmp_path / "h.sqlite", max_rows=3, store_prompts=False)
     for i in range(5):
-        hashed.record(f"prompt {i}", "a b", "a c", 0.1, 0.2, 1.5)
+        hashed.record(ShadowPair(f"prompt {i}", "a b", "a c", 0.1, 0.2, 1.5))
     rows = hashed.rows()
     assert len(rows) == 3 and rows[0]["prompt"] is None and len(rows[0]["prompt_sha256"]) == 64
+    assert rows[0]["small_answer"] is None and rows[0]["large_answer"] is None  # answers are text too
+    assert len(rows[0]["small_answer_sha256"]) == 64 and rows[0]["agreement"] == 0.5
     assert [r["id"] for r in rows] == [3, 4, 5]
-    written, skipped = export_pairs(tmp_path / "h.sqlite", tmp_path / "out.jsonl")
-    assert (written, skipped) == (0, 3)
+    counts = export_pairs(tmp_path / "h.sqlite", tmp_path / "out.jsonl", label="agreement")
+    assert (counts.written, counts.hashed) == (0, 3)
 
 
 def test_export_round_trips_into_the_eval_format(tmp_path):
     store = ShadowStore(tmp_path / "s.sqlite", max_rows=100, store_prompts=True)
     for i in range(10):
-        store.record(f"question {i}?", "paris is the capital", "paris" if i % 2 else "lyon", 0.1, 0.3)
-    written, skipped = export_pairs(tmp_path / "s.sqlite", tmp_path / "pairs.jsonl")
-    assert (written, skipped) == (10, 0)
+        store.record(ShadowPair(f"question {i}?", "paris is the capital", "paris" if i % 2 else "lyon", 0.1, 0.3))
+    counts = export_pairs(tmp_path / "s.sqlite", tmp_path / "pairs.jsonl", label="agreement")
+    assert (counts.written, counts.hashed, counts.test) == (10, 0, 2)
     labelled = load_labelled(tmp_path / "pairs.jsonl", weak="small", strong="large")
     assert len(labelled.prompts) == 10 and set(labelled.splits) <= {"train", "test"}
     assert labelled.strong.tolist() == [1.0] * 10
@@ -106,15 +109,16 @@ def make_runner(tmp_path, sample_rate=1.0, max_in_flight=1, delay_s=0.0, raises=
     handle = ScriptedHandle(scripted_answer("paris"), delay_s=delay_s, raises=raises)
     store = ShadowStore(tmp_path / "r.sqlite", 100, store_prompts=True)
     events = []
-    runner = ShadowRunner(
-        TierClient("large", handle, 5, 5), store, sample_rate, max_in_flight, Req.model_validate, on_event=events.append
-    )
+    tiers = {name: TierClient(name, handle, 5, 5) for name in ("small", "large")}
+    runner = ShadowRunner(tiers, store, sample_rate, max_in_flight, Req.model_validate, on_event=events.append)
     return runner, store, events, handle
 
 
 async def background_tasks() -> None:
-    """Wait for every other task of the running loop: the shadow calls started in the background."""
-    await asyncio.gather(*(asyncio.all_tasks() - {asyncio.current_task()}), return_exceptions=True)
+    """Wait for every other task of the running loop: the shadow calls started in the background,
+    and whatever they start in turn (the judge)."""
+    while others := asyncio.all_tasks() - {asyncio.current_task()}:
+        await asyncio.gather(*others, return_exceptions=True)
 
 
 BODY = {"model": "auto", "messages": [{"role": "user", "content": "capital of France?"}]}
@@ -124,7 +128,7 @@ def test_shadow_calls_are_bounded_and_recorded(tmp_path):
     runner, store, events, handle = make_runner(tmp_path, max_in_flight=1, delay_s=0.05)
 
     async def go():
-        started = [runner.maybe_start(BODY, "paris", 0.1, 2.0) for _ in range(3)]
+        started = [runner.maybe_start(BODY, "small", "paris", 0.1, 2.0) for _ in range(3)]
         assert runner.in_flight == 1
         await background_tasks()
         return started
@@ -140,7 +144,7 @@ def test_shadow_failures_are_contained(tmp_path):
     runner, store, events, _ = make_runner(tmp_path, raises=RuntimeError("boom"))
 
     async def go():
-        runner.maybe_start(BODY, "paris", 0.1, None)
+        runner.maybe_start(BODY, "small", "paris", 0.1, None)
         await background_tasks()
 
     asyncio.run(go())
@@ -151,7 +155,7 @@ def test_shadow_sampling_rate(tmp_path):
     runner, _, _, _ = make_runner(tmp_path, sample_rate=0.0)
 
     async def go():
-        return runner.maybe_start(BODY, "paris", 0.1, None)
+        return runner.maybe_start(BODY, "small", "paris", 0.1, None)
 
     assert asyncio.run(go()) is False
 
