@@ -134,6 +134,8 @@ def test_the_loop_promotes_a_winner_then_refuses_a_candidate_that_does_not_win(l
         str(tmp / "routers"),
         "--resamples",
         "1000",
+        "--folds",
+        "3",
     ]
     capsys.readouterr()
     assert cli(common + ["--dry-run"]) == 0
