@@ -12,7 +12,7 @@ unparsable verdict has no label.
 
 import json
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Optional
 
 PAIRWISE = "pairwise"
 GRADED = "graded"
@@ -138,11 +138,3 @@ def verdict_from_texts(mode: str, first: Optional[str], second: Optional[str]) -
     if mode == GRADED:
         return graded_verdict(first, second)
     raise ValueError(f"unknown judge mode {mode!r}; choose from {MODES}")
-
-
-def order_agreement(verdicts: list[Any]) -> dict[str, float]:
-    """How often the two pairwise orders agreed, among pairs where both parsed (position bias:
-    a judge that always says "A" agrees only on ties)."""
-    both = [v for v in verdicts if v.mode == PAIRWISE and v.consistent is not None]
-    agreed = sum(bool(v.consistent) for v in both)
-    return {"pairs": len(both), "agreed": agreed, "agreement": agreed / len(both) if both else float("nan")}

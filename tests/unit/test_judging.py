@@ -14,7 +14,6 @@ from serve_app.judging.verdict import (
     GRADED_SCHEMA,
     PAIRWISE_SCHEMA,
     graded_verdict,
-    order_agreement,
     pairwise_verdict,
     parse_rating,
     parse_winner,
@@ -99,16 +98,6 @@ def test_graded_verdict_scores_each_answer():
     assert graded_verdict('{"rating": 6}', '{"rating": 6}').outcome == "tie"
     assert graded_verdict('{"rating": 9}', '{"rating": 6}').outcome == "small"
     assert not graded_verdict('{"rating": 9}', "nine").parsed
-
-
-def test_order_agreement_counts_only_fully_parsed_pairwise_verdicts():
-    vs = [
-        pairwise_verdict(w("B"), w("A")),
-        pairwise_verdict(w("A"), w("A")),
-        pairwise_verdict(w("A"), "x"),
-        graded_verdict('{"rating": 4}', '{"rating": 8}'),
-    ]
-    assert order_agreement(vs) == {"pairs": 2, "agreed": 1, "agreement": 0.5}
 
 
 def test_pairwise_bodies_swap_the_answers_and_ask_for_the_schema():
