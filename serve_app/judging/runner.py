@@ -26,7 +26,6 @@ class JudgePair:
     small: str
     large: str
     route_score: Optional[float] = None
-    category: Optional[str] = None
 
 
 class HourlyBudget:

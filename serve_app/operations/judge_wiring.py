@@ -45,8 +45,6 @@ def judge_recorded_pairs(judge: Optional[JudgeRunner]) -> Optional[Callable[[int
         return None
 
     def on_pair(pair_id: int, pair: ShadowPair) -> None:
-        judge.maybe_judge(
-            JudgePair(pair_id, pair.prompt, pair.small_answer, pair.large_answer, pair.route_score, pair.category)
-        )
+        judge.maybe_judge(JudgePair(pair_id, pair.prompt, pair.small_answer, pair.large_answer, pair.route_score))
 
     return on_pair

@@ -159,7 +159,7 @@ def run_judge(fake, config, pairs, rng=lambda: 0.0):
 
 
 def pair(i=1):
-    return JudgePair(i, "Q?", "small says", "large says", 3.0, "billing")
+    return JudgePair(i, "Q?", "small says", "large says", 3.0)
 
 
 def test_runner_judges_both_orders_and_records_the_verdict():
