@@ -20,7 +20,9 @@ import httpx
 
 def load(spec: str, rng: random.Random) -> list[tuple[str, str]]:
     path, _, count = spec.partition(":")
-    rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    rows = [
+        json.loads(line) for line in Path(path).read_text().split("\n") if line.strip()
+    ]  # not splitlines(): U+2028 in text
     rows = rng.sample(rows, min(int(count), len(rows))) if count else rows
     return [(str(r.get("category") or Path(path).stem), str(r["prompt"])) for r in rows]
 
