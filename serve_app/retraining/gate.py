@@ -51,8 +51,13 @@ def decide(
     resamples: int = 2000,
     confidence: float = 0.95,
     seed: int = 0,
+    extra_large_share: float = 0.0,
+    share_tolerance: float = 0.05,
 ) -> GateDecision:
-    """Gate on per-prompt qualities of the candidate and the running policy on the same prompts."""
+    """Gate on per-prompt qualities of the candidate and the running policy on the same prompts.
+    `extra_large_share` is how much more traffic the candidate sends to the large tier (tied
+    scores can keep it from matching the running share): beyond `share_tolerance` it is refused,
+    since its quality would be bought with cost."""
     candidate, running = np.asarray(candidate, dtype=float), np.asarray(running, dtype=float)
     if candidate.shape != running.shape:
         raise ValueError("candidate and running policy must be scored on the same prompts")
@@ -63,6 +68,10 @@ def decide(
     low, high = bootstrap_ci(diff, resamples, confidence, seed)
     mean = float(diff.mean())
     args = (n, float(candidate.mean()), float(running.mean()), mean, low, high, margin, confidence)
+    if extra_large_share > share_tolerance:
+        return GateDecision(
+            False, f"sends {extra_large_share:.1%} more traffic to the large tier than the running policy", *args
+        )
     if n < min_rows:
         return GateDecision(False, f"only {n} held-out pairs (need {min_rows})", *args)
     if mean < margin:

@@ -121,7 +121,14 @@ def evaluate(args: argparse.Namespace, store=None) -> dict:
     candidates = {k: score_candidate(k, train_e, test_e, running, tuner) for k in kinds}
     best = candidates[chosen]
     decision = decide(
-        best.quality, current.quality, args.margin, args.min_test, args.resamples, args.confidence, args.seed
+        best.quality,
+        current.quality,
+        args.margin,
+        args.min_test,
+        args.resamples,
+        args.confidence,
+        args.seed,
+        extra_large_share=best.large_share - current.large_share,
     )
     base = float(current.quality.mean())
     return {

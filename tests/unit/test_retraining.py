@@ -65,6 +65,9 @@ def test_gate_refuses_below_margin_with_a_ci_on_zero_and_on_too_few_rows():
     few = decide(running[:10] + 0.5, running[:10], margin=0.05, min_rows=30)
     assert not few.promote and "only 10" in few.reason
     assert not decide(np.array([]), np.array([]), 0.05).promote
+    costlier = decide(running + 0.1, running, margin=0.05, extra_large_share=0.2)
+    assert not costlier.promote and "more traffic to the large tier" in costlier.reason
+    assert decide(running + 0.1, running, margin=0.05, extra_large_share=0.04).promote  # within tolerance
 
 
 def test_share_matched_threshold_spends_what_the_running_policy_spends():
