@@ -11,7 +11,7 @@ from serve_app.markdown_section import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "serving"
-ORDER = ("router", "graph", "load", "cost")
+ORDER = ("router", "encoders", "graph", "load", "cost")
 SECTION = "serving-benchmarks"  # the BENCHMARKS.md section these commands own
 INTRO = """Serving overhead and load, measured on this repository's own code (`bench/`). Each command
 prints its table, writes `bench/results/serving/<name>.json` (with the machine and package
