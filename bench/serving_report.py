@@ -11,7 +11,7 @@ from serve_app.markdown_section import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "serving"
-ORDER = ("router", "encoders", "graph", "load", "cost")
+ORDER = ("router", "encoders", "long_prompts", "graph", "load", "cost")
 SECTION = "serving-benchmarks"  # the BENCHMARKS.md section these commands own
 INTRO = """Serving overhead and load, measured on this repository's own code (`bench/`). Each command
 prints its table, writes `bench/results/serving/<name>.json` (with the machine and package
@@ -31,16 +31,12 @@ NOTES = """### Reading these results
 
 - **Router.** With an embedding strategy the cost is the MiniLM forward pass (the profile below
   puts nearly all routing time inside the model runtime); the strategy on top (exemplar, kNN,
-  logistic) is noise. int8 ONNX needs about half the CPU of fp32 torch per prompt and routes the
-  same (agreement table). Neither reaches 5 ms for a ~60-token prompt on one core of this machine:
-  MiniLM-L6 costs about 21 MFLOP per token (6 layers x (4 x 384^2 + 2 x 384 x 1536) multiply-adds),
-  about 1.3 GFLOP for 60 tokens, so 5 ms needs some 250 GFLOP/s from one core. Levers: score fewer
-  tokens (truncate the scored text), a smaller encoder, or the `length` strategy; repeats are
-  served from the LRU cache in microseconds.
-- **Default encoder.** `router.encoder_backend` stays `torch`: the evaluation, training and
-  calibration commands embed with the torch model, so thresholds and learned artifacts are fitted on
-  exactly the embeddings the router serves with. `onnx-int8` is the choice when router CPU or latency
-  matters; it flips only near-threshold decisions (agreement table).
+  logistic) is noise. MiniLM-L6 costs about 21 MFLOP per token (6 layers x (4 x 384^2 + 2 x 384 x
+  1536) multiply-adds), about 1.3 GFLOP for 60 tokens. "Router encoder runtimes" below compares the
+  runtimes side by side; repeats are served from the LRU cache in microseconds.
+- **Default encoder.** `router.encoder_backend: auto` runs the fastest runtime that routes like fp32
+  on this CPU (see the agreement table); evaluation, training and calibration embed with the same
+  runtime and long-prompt policy, so thresholds and learned artifacts fit what serves them.
 - **Graph.** tier-router's ingress alone (`tr-small`) costs about what Ray's OpenAiIngress costs;
   the router adds one Serve handle call, and py-spy shows that call's time is Ray Serve's own
   request routing, actor-call and metrics code rather than tier-router's. On 2 shared cores every

@@ -2,6 +2,7 @@
 `InProcessRouter` (`router.placement: in_process`: the same object inside each ingress replica)."""
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -9,6 +10,7 @@ from ray import serve
 
 from serve_app.config import RouterConfig
 from serve_app.graph.metrics import RouterMetrics
+from serve_app.routing.cpu_features import detect
 from serve_app.routing.decision import RouteDecision
 from serve_app.routing.encoder_registry import make_encoder
 from serve_app.routing.router_core import RouterCore
@@ -21,7 +23,17 @@ class _RouterService:
         cfg = RouterConfig.model_validate(config)
         settings = cfg.encoder_settings()
         self._core = RouterCore(lambda: make_encoder(settings))
-        self._core.encoder()  # load MiniLM at start-up, not on the first request
+        encoder = self._core.encoder()  # load MiniLM at start-up, not on the first request
+        cpu = detect()
+        logging.getLogger("ray.serve").info(
+            "router encoder: %s (%s), long prompts %s; CPU %s: %s (asked for %s)",
+            encoder.runtime_id,
+            encoder.kernels,
+            encoder.long_prompts,
+            cpu.model,
+            cpu.kernels(),
+            settings.backend,
+        )
         self._metrics = RouterMetrics()
         self._cfg = cfg
 

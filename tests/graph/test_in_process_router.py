@@ -31,7 +31,8 @@ def test_in_process_router_routes_without_a_router_deployment(base_url):
     assert simple.headers[H.TIER] == "small" and float(simple.headers[H.SCORE]) < 4.0
     assert simple.headers[H.ROUTE_REASON] == "routed"
     hard = client.chat.completions.with_raw_response.create(
-        model="auto", messages=[{"role": "user", "content": "Refactor this recursive algorithm to iterative with O(1) space"}]
+        model="auto",
+        messages=[{"role": "user", "content": "Refactor this recursive algorithm to iterative with O(1) space"}],
     )
     assert hard.headers[H.TIER] == "large" and float(hard.headers[H.SCORE]) > 4.0
     again = client.chat.completions.with_raw_response.create(

@@ -67,8 +67,9 @@ def test_long_prompts_are_not_truncated():
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "routellm_mtbench.jsonl").exists(), reason="shared data not present")
-@pytest.mark.parametrize("module,result", [("bench.router_overhead", "router.json"),
-                                           ("bench.encoder_runtimes", "encoders.json")])
+@pytest.mark.parametrize(
+    "module,result", [("bench.router_overhead", "router.json"), ("bench.encoder_runtimes", "encoders.json")]
+)
 def test_router_benchmark_smoke(tmp_path, module, result):
     out = subprocess.run(
         [sys.executable, "-m", module, "--smoke", "--out", str(tmp_path)],

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from serve_app import cli
+from serve_app.config import RouterConfig
 from serve_app.evaluation.dataset import load_labelled
 from serve_app.evaluation.embeddings import EmbeddingStore
-from serve_app.config import RouterConfig
 from serve_app.routing.encoder_registry import make_encoder
 from serve_app.routing.learned import RouterArtifact
 from serve_app.routing.policy import RouterPolicy

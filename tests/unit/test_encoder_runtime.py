@@ -109,7 +109,10 @@ def test_missing_packages_fall_back_to_torch_and_nothing_usable_is_an_error():
 def test_router_config_encoder_fields_are_validated():
     cfg = RouterConfig()
     assert cfg.encoder_backend == "auto" and cfg.long_prompts == "chunk_mean" and cfg.placement == "deployment"
-    assert RouterConfig(encoder_backend="onnx-int8", long_prompts="head_tail").encoder_settings().long_prompts == "head_tail"
+    assert (
+        RouterConfig(encoder_backend="onnx-int8", long_prompts="head_tail").encoder_settings().long_prompts
+        == "head_tail"
+    )
     for bad in ({"encoder_backend": "onnx"}, {"long_prompts": "middle"}, {"placement": "sidecar"}):
         with pytest.raises(ValidationError):
             RouterConfig(**bad)
