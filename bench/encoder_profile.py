@@ -39,8 +39,11 @@ def profile(model_file, tokens: int, runs: int) -> dict:
             by_op[event["args"]["op_name"]] += event["dur"]
     total = sum(by_op.values())
     cpu_ms = 1000 * float(np.median(cpu))
-    return {"cpu_p50_ms": cpu_ms, "gmac_per_s": MACS_PER_TOKEN * (tokens + 2) / cpu_ms / 1e6,
-            "ops": {k: v / total for k, v in sorted(by_op.items(), key=lambda kv: -kv[1])}}
+    return {
+        "cpu_p50_ms": cpu_ms,
+        "gmac_per_s": MACS_PER_TOKEN * (tokens + 2) / cpu_ms / 1e6,
+        "ops": {k: v / total for k, v in sorted(by_op.items(), key=lambda kv: -kv[1])},
+    }
 
 
 def main(argv=None) -> int:
@@ -53,8 +56,10 @@ def main(argv=None) -> int:
     for name, path in (("onnx-fp32", fused_onnx()), ("onnx-vnni-int8", int8_onnx())):
         r = profile(path, args.tokens, args.runs)
         ops = ", ".join(f"{k} {100 * v:.0f}%" for k, v in list(r["ops"].items())[:6])
-        print(f"{name}: {args.tokens} tokens, CPU p50 {r['cpu_p50_ms']:.2f} ms, "
-              f"{r['gmac_per_s']:.0f} GMAC/s in the dense layers; kernel time: {ops}")
+        print(
+            f"{name}: {args.tokens} tokens, CPU p50 {r['cpu_p50_ms']:.2f} ms, "
+            f"{r['gmac_per_s']:.0f} GMAC/s in the dense layers; kernel time: {ops}"
+        )
     return 0
 
 
