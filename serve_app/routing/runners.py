@@ -68,8 +68,8 @@ class OpenVinoRunner:
         }
         compiled = ov.Core().compile_model(str(model_file), "CPU", config)
         self._request = compiled.create_infer_request()
-        actual = compiled.get_property("INFERENCE_PRECISION_HINT")
-        self.kernels = f"OpenVINO {ov.__version__.split('-')[0]} CPU {actual}"
+        actual = compiled.get_property("INFERENCE_PRECISION_HINT")  # what the plugin really runs
+        self.kernels = f"OpenVINO {ov.__version__.split('-')[0]} CPU {actual.to_string()}"
 
     def run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         result = self._request.infer({"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})
