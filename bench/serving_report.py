@@ -47,10 +47,10 @@ NOTES = """### Reading these results
   `python -m bench.encoder_profile` (onnxruntime's per-operator profile, one thread, 60 tokens) measured
   on this machine, loaded by other jobs: fused fp32 18.8 ms CPU (35 G/s; MatMul 59% and attention
   29% of kernel time), dynamic int8 on the VNNI kernels 8.7 ms CPU (76 G/s; int8 MatMul 46%,
-  QAttention 23%, layer-norm and GELU 29%). This Zen 4 core's (CPU family 25, model 17) AVX-512 works on 256-bit halves, so
-  VNNI's int8 peak is some 64 multiply-adds per cycle (an estimate from published instruction
-  throughput, not measured): about 200-240 G/s at 3-3.7 GHz, below what
-  2 ms needs even at 100% efficiency, and int8 with per-tensor dynamic activations also fails the
+  QAttention 23%, layer-norm and GELU 29%). This Zen 4 core's (CPU family 25, model 17) AVX-512
+  works on 256-bit halves, so VNNI's int8 peak is some 64 multiply-adds per cycle (an estimate from
+  published instruction throughput, not measured): about 200-240 G/s at 3-3.7 GHz, below what 2 ms
+  needs even at 100% efficiency, and int8 with per-tensor dynamic activations also fails the
   routing-agreement bar. The 2 ms target needs AMX (int8/bf16 tiles, Sapphire Rapids or later) or a
   smaller model; on such a CPU `auto` also picks `openvino-bf16` (OpenVINO uses AMX for bf16 where
   present; not measured here: no AMX machine was available).

@@ -54,10 +54,15 @@ class EmbeddingStore:
         self.settings = settings or (None if encoder_factory else default_settings())
         # The key names the runtime and long-prompt policy, so each runtime's vectors stay apart.
         self.encoder_id = self.settings.cache_id() if self.settings else ENCODER_ID
-        self._factory = encoder_factory or (lambda: default_encoder(self.settings))
+        self._factory = encoder_factory or self._default_encoder
         self._encoder = None
         self.folder = Path(folder) if folder else cache_dir()
         self.progress = progress
+
+    def _default_encoder(self):
+        if self.settings == default_settings():
+            return default_encoder()
+        return default_encoder(self.settings)
 
     def encoder(self):
         if self._encoder is None:
