@@ -7,6 +7,8 @@
   tr-auto-ro    tier-router, model `auto`, repeated prompt, cascade mode route_only: + router hop (cache hit)
   tr-auto       tier-router, model `auto`, repeated prompt: + router hop (cache hit) + cascade judging
   tr-auto-new   tier-router, model `auto`, a new prompt each time: + MiniLM scoring in the router
+  tr-ip-ro      as tr-auto-ro with `router.placement: in_process` (no router hop: cache hit in the ingress)
+  tr-ip-new     as tr-auto-new, route_only, in_process: MiniLM scoring inside the ingress replica
 
     .venv/bin/python -m bench.graph_overhead            # full run (~5 min), updates BENCHMARKS.md
     .venv/bin/python -m bench.graph_overhead --smoke    # about a minute (Ray start-up)
@@ -23,7 +25,7 @@ from bench.report import markdown_table
 from bench.serving_report import common_args, finish
 from bench.stats import ratio
 
-PATHS = ("direct", "ray-openai", "tr-small", "tr-auto-ro", "tr-auto", "tr-auto-new")
+PATHS = ("direct", "ray-openai", "tr-small", "tr-auto-ro", "tr-auto", "tr-auto-new", "tr-ip-ro", "tr-ip-new")
 PREFIX = {
     "direct": "/direct",
     "ray-openai": "/openai",
@@ -31,10 +33,12 @@ PREFIX = {
     "tr-auto-ro": "/tro",
     "tr-auto": "/tr",
     "tr-auto-new": "/tr",
+    "tr-ip-ro": "/tip",
+    "tr-ip-new": "/tip",
 }
 
 
-def tier_router_args(backend: str, cascade_mode: str = "route_and_cascade") -> dict:
+def tier_router_args(backend: str, cascade_mode: str = "route_and_cascade", placement: str = "deployment") -> dict:
     # Logical CPUs are halved so that both tier-router apps fit Ray's 8 next to the other paths.
     tier = {
         "engine": "echo",
@@ -44,7 +48,12 @@ def tier_router_args(backend: str, cascade_mode: str = "route_and_cascade") -> d
         "num_cpus": 0.5,
     }
     return {
-        "router": {"encoder_backend": backend, "num_cpus": 0.5, "policy": {"strategy": {"name": "exemplar"}}},
+        "router": {
+            "encoder_backend": backend,
+            "placement": placement,
+            "num_cpus": 0.5,
+            "policy": {"strategy": {"name": "exemplar"}},
+        },
         "ingress": {"max_ongoing_requests": 256, "num_cpus": 0.5, "cascade": {"mode": cascade_mode}},
         "tiers": {"small": tier, "large": dict(tier)},
     }
@@ -66,15 +75,20 @@ def deploy_all(backend: str) -> int:
         name="tier-router-ro",
         route_prefix="/tro",
     )
+    serve.run(
+        build_app(AppConfig.model_validate(tier_router_args(backend, "route_only", "in_process"))),
+        name="tier-router-ip",
+        route_prefix="/tip",
+    )
     return port
 
 
 def body_maker(path: str, tag: str):
-    model = "auto" if path.startswith("tr-auto") else "small"
+    model = "auto" if path.startswith(("tr-auto", "tr-ip")) else "small"
     base = "Summarise the plot of Hamlet in two sentences."
 
     def make(i: int) -> dict:
-        text = f"{base} (request {tag}-{i})" if path == "tr-auto-new" else base
+        text = f"{base} (request {tag}-{i})" if path.endswith("-new") else base
         return {"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": text}]}
 
     return make
@@ -139,6 +153,8 @@ def verdict(rows: list[dict]) -> list[dict]:
                 "concurrency": level,
                 "tr_auto_ro_added_p50_ms": get["tr-auto-ro"]["added_p50_ms"],
                 "tr_auto_added_p50_ms": get["tr-auto"]["added_p50_ms"],
+                "tr_ip_ro_added_p50_ms": get["tr-ip-ro"]["added_p50_ms"],
+                "router_hop_p50_ms": get["tr-auto-ro"]["p50_ms"] - get["tr-ip-ro"]["p50_ms"],
                 "allowed_p50_ms": allowed,
                 "met": get["tr-auto-ro"]["added_p50_ms"] <= allowed,
             }
@@ -181,14 +197,18 @@ def render(rows: list[dict], checks: list[dict], backend: str) -> str:
             "concurrency",
             "tr-auto-ro added p50 ms (graph)",
             "tr-auto added p50 ms (+ cascade)",
+            "tr-ip-ro added p50 ms (in-process router)",
+            "router hop p50 ms (tr-auto-ro - tr-ip-ro)",
             "allowed: 2 x (ray-openai added p50)",
-            "graph bar",
+            "graph bar (separate router)",
         ],
         [
             [
                 c["concurrency"],
                 c["tr_auto_ro_added_p50_ms"],
                 c["tr_auto_added_p50_ms"],
+                c["tr_ip_ro_added_p50_ms"],
+                round(c["router_hop_p50_ms"], 2),
                 c["allowed_p50_ms"],
                 "met" if c["met"] else "MISSED by %.2f ms" % (c["tr_auto_ro_added_p50_ms"] - c["allowed_p50_ms"]),
             ]
@@ -204,7 +224,7 @@ def render(rows: list[dict], checks: list[dict], backend: str) -> str:
 
 
 async def where_time_goes(port: int, seconds: int, level: int = 32) -> dict:
-    paths = {p: PREFIX[p] for p in ("direct", "ray-openai", "tr-small", "tr-auto-ro", "tr-auto")}
+    paths = {p: PREFIX[p] for p in ("direct", "ray-openai", "tr-small", "tr-auto-ro", "tr-auto", "tr-ip-ro")}
     cpu = await graph_profile.cpu_per_request(port, paths, body_maker, level, seconds)
     spy = await graph_profile.pyspy_ingress(
         port,
@@ -268,7 +288,7 @@ def main(argv=None) -> int:
         default=15,
         help="per path: CPU accounting and a py-spy sample at concurrency 32 (0: skip)",
     )
-    p.add_argument("--backend", default="onnx-int8", choices=["torch", "onnx-int8"], help="router encoder")
+    p.add_argument("--backend", default="auto", help="router encoder (router.encoder_backend)")
     args = p.parse_args(argv)
     levels = [int(x) for x in args.levels.split(",")]
     if args.smoke:

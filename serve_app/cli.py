@@ -57,13 +57,14 @@ def _prepare_model(args: argparse.Namespace) -> int:
 
 
 def _route(args: argparse.Namespace) -> int:
-    from serve_app.routing.encoder import MiniLMEncoder
+    from serve_app.config import RouterConfig
+    from serve_app.routing.encoder_registry import make_encoder
     from serve_app.routing.policy import RouterPolicy
     from serve_app.routing.router_core import RouterCore
 
     strategy = {"name": args.strategy, **({"artifact": args.artifact} if args.artifact else {})}
     policy = {"threshold": args.threshold, "strategy": strategy}
-    core = RouterCore(lambda: MiniLMEncoder())
+    core = RouterCore(lambda: make_encoder(RouterConfig().encoder_settings()))
     core.apply(RouterPolicy.model_validate(policy))
     for prompt in args.prompts:
         d = core.route([{"role": "user", "content": prompt}])

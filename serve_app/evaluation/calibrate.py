@@ -84,6 +84,16 @@ def strategy_config(args: argparse.Namespace):
     raise SystemExit("calibrate: give --config or --strategy")
 
 
+def _encoder_settings(args: argparse.Namespace):
+    """The config's router encoder (runtime, long-prompt policy), else the serving default."""
+    if not args.config:
+        return None
+    from serve_app.serve_config import load_yaml, tier_router_apps
+
+    apps = [a for a in tier_router_apps(load_yaml(args.config)) if not args.app or a.name == args.app]
+    return apps[0].config.router.encoder_settings()
+
+
 def run(args: argparse.Namespace) -> int:
     from serve_app.evaluation.embeddings import EmbeddingStore
     from serve_app.evaluation.evaluate import CachedEncoder
@@ -93,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("calibrate: --write needs --config")
     config = strategy_config(args)
     prompts = read_prompts(args.prompts)
-    encoder = CachedEncoder(EmbeddingStore()) if needs_encoder(config) else None
+    settings = _encoder_settings(args)
+    encoder = CachedEncoder(EmbeddingStore(settings=settings)) if needs_encoder(config) else None
     scores = np.array(build_scorer(config, encoder).score(prompts))
     threshold = quantile_threshold(scores, args.share)
     result = {

@@ -1,7 +1,8 @@
 """MiniLM embeddings of whole datasets, cached on disk by content hash so reruns are instant.
 
 Cache folder: `$TIER_ROUTER_CACHE_DIR/embeddings`, else `~/.cache/tier-router/embeddings`; one
-`.npy` per (encoder, texts) pair, named by a SHA-256 of the encoder id and every text.
+`.npy` per (encoder, texts) pair, named by a SHA-256 of the encoder id (model, runtime backend,
+long-prompt policy) and every text.
 """
 
 import hashlib
@@ -27,30 +28,55 @@ def content_key(texts: Sequence[str], encoder_id: str = ENCODER_ID) -> str:
     return digest.hexdigest()[:32]
 
 
-def default_encoder():
-    from serve_app.routing.encoder import MiniLMEncoder
+def default_settings():
+    """The serving default (`RouterConfig()`): evaluation embeds exactly as the router does."""
+    from serve_app.config import RouterConfig
 
-    return MiniLMEncoder()
+    return RouterConfig().encoder_settings()
+
+
+def default_encoder(settings=None):
+    from serve_app.routing.encoder_registry import make_encoder
+
+    return make_encoder(settings or default_settings())
 
 
 class EmbeddingStore:
     """Embeds texts once per content; the encoder is built lazily, only on a cache miss."""
 
     def __init__(
-        self, encoder_factory: Optional[Callable] = None, folder: Optional[Path] = None, progress: bool = True
+        self,
+        encoder_factory: Optional[Callable] = None,
+        folder: Optional[Path] = None,
+        progress: bool = True,
+        settings=None,
     ):
-        self._factory = encoder_factory
+        self.settings = settings or (None if encoder_factory else default_settings())
+        # The key names the runtime and long-prompt policy, so each runtime's vectors stay apart.
+        self.encoder_id = self.settings.cache_id() if self.settings else ENCODER_ID
+        self._factory = encoder_factory or self._default_encoder
         self._encoder = None
         self.folder = Path(folder) if folder else cache_dir()
         self.progress = progress
 
+    def _default_encoder(self):
+        if self.settings == default_settings():
+            return default_encoder()
+        return default_encoder(self.settings)
+
     def encoder(self):
         if self._encoder is None:
-            self._encoder = (self._factory or default_encoder)()
+            self._encoder = self._factory()
         return self._encoder
 
+    def over_window(self, texts: Sequence[str]) -> int:
+        """How many texts are longer than MiniLM's window (tokenizer only, no model)."""
+        from serve_app.routing.encoder import count_over_window
+
+        return count_over_window(texts)
+
     def embed(self, texts: Sequence[str], label: str = "embedding") -> np.ndarray:
-        path = self.folder / f"{content_key(texts)}.npy"
+        path = self.folder / f"{content_key(texts, self.encoder_id)}.npy"
         if path.exists():
             return np.load(path)
         vectors = self._encode_chunks(list(texts), label)

@@ -34,7 +34,34 @@ def add_parser(sub) -> None:
         help="leave out rows that lack a score for either model (default: refuse such a file)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_encoder_args(p)
     p.set_defaults(func=run)
+
+
+def add_encoder_args(p) -> None:
+    """--encoder-backend / --long-prompts: embed as a router with these settings would (default: the
+    serving default), so thresholds and artifacts fit the runtime that serves them."""
+    from serve_app.routing.encoder_registry import BACKENDS
+    from serve_app.routing.long_prompts import POLICIES
+
+    p.add_argument(
+        "--encoder-backend",
+        default="auto",
+        choices=["auto", *BACKENDS],
+        help="MiniLM runtime (router.encoder_backend; default auto, as served)",
+    )
+    p.add_argument(
+        "--long-prompts",
+        default="chunk_mean",
+        choices=POLICIES,
+        help="texts over the 254-token window (router.long_prompts; default chunk_mean, as served)",
+    )
+
+
+def encoder_settings(args: argparse.Namespace):
+    from serve_app.config import RouterConfig
+
+    return RouterConfig(encoder_backend=args.encoder_backend, long_prompts=args.long_prompts).encoder_settings()
 
 
 def configured_threshold(config: str | None) -> float | None:
@@ -64,9 +91,10 @@ def run(args: argparse.Namespace) -> int:
         load_artifacts(args.artifact)
     except ValueError as exc:
         raise SystemExit(f"tier-router eval: {exc}") from None
+    store = EmbeddingStore(progress=not args.quiet, settings=encoder_settings(args))
     report = evaluate(
         data,
-        EmbeddingStore(progress=not args.quiet),
+        store,
         learned=args.learned,
         artifacts=args.artifact,
         pool=pool,
@@ -77,6 +105,10 @@ def run(args: argparse.Namespace) -> int:
     )
     out = Path(args.out)
     print(heading(report), "", metrics_table(report), "", threshold_table(report), "", sep="\n")
+    print(
+        f"{store.over_window(data.prompts)} of {len(data.prompts)} prompts exceed MiniLM's 254-token window; "
+        f"scored whole under long_prompts={store.settings.long_prompts} (encoder {store.encoder_id})"
+    )
     print(
         f"wrote {write_json(report, out / f'{report.dataset}.json')} and {plot(report, out / f'{report.dataset}.png')}"
     )

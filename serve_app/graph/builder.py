@@ -33,16 +33,15 @@ def build_app(args: AppConfig):
     from serve_app.graph.router import ComplexityRouter
     from serve_app.graph.tiers import build_tier
 
-    router = (
-        serve.deployment(ComplexityRouter)
-        .options(**router_options(cfg.router))
-        .bind(cfg.router.encoder_path, cfg.router.torch_threads, cfg.router.encoder_backend, cfg.router.onnx_model_path)
-    )
+    router_args = cfg.router.model_dump(mode="json")
+    router = None
+    if cfg.router.placement == "deployment":
+        router = serve.deployment(ComplexityRouter).options(**router_options(cfg.router)).bind(router_args)
     small = build_tier("small", cfg.tiers.small)
     large = build_tier("large", cfg.tiers.large)
     ingress_cls = serve.ingress(app)(TierRouterIngress)
     return (
         serve.deployment(ingress_cls)
         .options(**ingress_options(cfg.ingress))
-        .bind(router, small, large, cfg.ingress.model_dump(mode="json"))
+        .bind(router, small, large, cfg.ingress.model_dump(mode="json"), router_args)
     )

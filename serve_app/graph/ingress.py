@@ -67,15 +67,37 @@ def _chat_request(body: dict[str, Any]) -> Any:
     return ChatCompletionRequest.model_validate(body)
 
 
+class _LocalCall:
+    """Gives an in-process coroutine function the handle-method shape (`.remote()`) /health uses."""
+
+    def __init__(self, method: Any):
+        self.remote = method
+
+
+def _router_calls(router: Any, router_config: dict[str, Any] | None) -> tuple[Any, Any]:
+    """(route coroutine, health check) for a router deployment handle, or, when `router` is None
+    (`router.placement: in_process`), for a router built inside this replica."""
+    if router is None:
+        from serve_app.graph.router import InProcessRouter
+
+        local = InProcessRouter(router_config or {})
+        return local.route, _LocalCall(local.health)
+
+    async def route(messages: list[dict[str, Any]]):
+        return await router.route.remote(messages)
+
+    return route, router.stats
+
+
 class TierRouterIngress:
     """Composes the router and the two tiers through DeploymentHandles."""
 
-    def __init__(self, router: Any, small: Any, large: Any, config: dict[str, Any]):
+    def __init__(
+        self, router: Any, small: Any, large: Any, config: dict[str, Any], router_config: dict[str, Any] | None = None
+    ):
         cfg = IngressConfig.model_validate(config)
-        self._health_checks = {"router": router.stats, "small": small.check_health, "large": large.check_health}
-
-        async def route(messages: list[dict[str, Any]]):
-            return await router.route.remote(messages)
+        route, router_health = _router_calls(router, router_config)
+        self._health_checks = {"router": router_health, "small": small.check_health, "large": large.check_health}
 
         tiers = {
             name: TierClient(name, handle.options(stream=True), cfg.request_timeout_s, cfg.stream_idle_timeout_s)

@@ -1,29 +1,41 @@
-"""ComplexityRouter: the CPU-only router deployment (num_gpus=0)."""
+"""The router in the graph: `ComplexityRouter` (its own CPU-only deployment, the default) and
+`InProcessRouter` (`router.placement: in_process`: the same object inside each ingress replica)."""
 
+import asyncio
+import logging
 import time
-from typing import Any, Optional
+from typing import Any
 
 from ray import serve
 
+from serve_app.config import RouterConfig
 from serve_app.graph.metrics import RouterMetrics
+from serve_app.routing.cpu_features import detect
 from serve_app.routing.decision import RouteDecision
-from serve_app.routing.encoder import make_encoder
+from serve_app.routing.encoder_registry import make_encoder
 from serve_app.routing.router_core import RouterCore
 
 
-class ComplexityRouter:
-    """Scores prompts in batches; policy comes from `user_config` (live through `reconfigure`)."""
+class _RouterService:
+    """Cache, batched scoring, metrics: what both placements share."""
 
-    def __init__(
-        self,
-        encoder_path: Optional[str] = None,
-        torch_threads: int = 1,
-        encoder_backend: str = "torch",
-        onnx_model_path: Optional[str] = None,
-    ):
-        self._core = RouterCore(lambda: make_encoder(encoder_backend, encoder_path, torch_threads, onnx_model_path))
-        self._core.encoder()  # load MiniLM at start-up, not on the first request
+    def __init__(self, config: dict[str, Any]):
+        cfg = RouterConfig.model_validate(config)
+        settings = cfg.encoder_settings()
+        self._core = RouterCore(lambda: make_encoder(settings))
+        encoder = self._core.encoder()  # load MiniLM at start-up, not on the first request
+        cpu = detect()
+        logging.getLogger("ray.serve").info(
+            "router encoder: %s (%s), long prompts %s; CPU %s: %s (asked for %s)",
+            encoder.runtime_id,
+            encoder.kernels,
+            encoder.long_prompts,
+            cpu.model,
+            cpu.kernels(),
+            settings.backend,
+        )
         self._metrics = RouterMetrics()
+        self._cfg = cfg
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         policy = self._core.apply(user_config)
@@ -44,8 +56,37 @@ class ComplexityRouter:
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
     async def _score_batch(self, texts: list[str]) -> list[float]:
+        return await self._score(texts)
+
+    async def _score(self, texts: list[str]) -> list[float]:
         return self._core.score(texts)
 
     def stats(self) -> dict[str, Any]:
         cache = self._core.cache
-        return {"cache_entries": len(cache), "cache_hits": cache.hits, "cache_misses": cache.misses}
+        return {
+            "cache_entries": len(cache),
+            "cache_hits": cache.hits,
+            "cache_misses": cache.misses,
+            "placement": self._cfg.placement,
+        }
+
+
+class ComplexityRouter(_RouterService):
+    """Scores prompts in batches; policy comes from `user_config` (live through `reconfigure`)."""
+
+
+class InProcessRouter(_RouterService):
+    """The router inside the ingress replica: no handle hop. The encoder runs in a worker thread so
+    the ingress's event loop keeps serving while a batch is scored; the policy is the config's."""
+
+    def __init__(self, config: dict[str, Any]):
+        super().__init__(config)
+        self.reconfigure(self._cfg.policy.model_dump(mode="json"))
+        self._lock = asyncio.Lock()
+
+    async def _score(self, texts: list[str]) -> list[float]:
+        async with self._lock:  # one batch at a time: the encoder is single-threaded by design
+            return await asyncio.to_thread(self._core.score, texts)
+
+    async def health(self) -> dict[str, Any]:
+        return self.stats()

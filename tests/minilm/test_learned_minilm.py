@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from serve_app import cli
+from serve_app.config import RouterConfig
 from serve_app.evaluation.dataset import load_labelled
 from serve_app.evaluation.embeddings import EmbeddingStore
-from serve_app.routing.encoder import MiniLMEncoder
+from serve_app.routing.encoder_registry import make_encoder
 from serve_app.routing.learned import RouterArtifact
 from serve_app.routing.policy import RouterPolicy
 from serve_app.routing.router_core import RouterCore
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.skipif(not MTBENCH.exists(), reason="../shared/data is 
 
 @pytest.fixture(scope="module")
 def encoder():
-    return MiniLMEncoder()
+    return make_encoder(RouterConfig().encoder_settings())  # the serving default
 
 
 @pytest.fixture(scope="module")

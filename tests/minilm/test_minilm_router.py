@@ -3,14 +3,15 @@
 import numpy as np
 import pytest
 
-from serve_app.routing.encoder import MiniLMEncoder
+from serve_app.config import RouterConfig
+from serve_app.routing.encoder_registry import make_encoder
 from serve_app.routing.router_core import RouterCore
 from serve_app.routing.weights import packaged_minilm_path
 
 
 @pytest.fixture(scope="module")
 def encoder():
-    return MiniLMEncoder()
+    return make_encoder(RouterConfig().encoder_settings())  # the serving default
 
 
 @pytest.fixture(scope="module")

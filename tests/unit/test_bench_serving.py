@@ -16,7 +16,7 @@ from bench.loadgen import check_loopback, run_load
 from bench.report import machine_info, markdown_table
 from bench.stats import percentile, summarize
 from serve_app.markdown_section import replace_section
-from serve_app.routing.onnx_encoder import mean_pool
+from serve_app.routing.encoder import mean_pool
 from tests.conftest import ROOT
 
 
@@ -137,9 +137,9 @@ def test_encoder_backend_is_strictly_validated():
     from pydantic import ValidationError
 
     from serve_app.config import RouterConfig
-    from serve_app.routing.encoder import make_encoder
+    from serve_app.routing.encoder_registry import make_encoder
 
-    assert RouterConfig().encoder_backend == "torch"
+    assert RouterConfig().encoder_backend == "auto"
     assert RouterConfig(encoder_backend="onnx-int8").encoder_backend == "onnx-int8"
     with pytest.raises(ValidationError):
         RouterConfig(encoder_backend="onnx")

@@ -97,7 +97,7 @@ def test_cli_train_then_calibrate_writes_the_threshold(tmp_path, monkeypatch, ca
     from serve_app import cli
     from serve_app.evaluation import embeddings
 
-    monkeypatch.setattr(embeddings, "default_encoder", lambda: HashEncoder())
+    monkeypatch.setattr(embeddings, "default_encoder", lambda settings=None: HashEncoder())
     monkeypatch.setenv("TIER_ROUTER_CACHE_DIR", str(tmp_path / "cache"))
     data = write_labelled(tmp_path / "toy.jsonl")
     artifact = tmp_path / "knn.npz"
