@@ -13,6 +13,13 @@ ROUTER_NAME = "ComplexityRouter"
 INGRESS_NAME = "TierRouterIngress"
 
 
+def tier_deployment_names() -> dict[str, str]:
+    """{short name: Serve deployment name} of the deployments readiness looks at."""
+    from serve_app.graph.tiers import tier_deployment_name
+
+    return {"router": ROUTER_NAME, "small": tier_deployment_name("small"), "large": tier_deployment_name("large")}
+
+
 def router_options(cfg: RouterConfig) -> dict[str, Any]:
     env = {"HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(cfg.torch_threads)}
     options = cfg.serve_options(num_gpus=0, runtime_env={"env_vars": env})
@@ -44,5 +51,5 @@ def build_app(args: AppConfig):
     return (
         serve.deployment(ingress_cls)
         .options(**ingress_options(cfg.ingress))
-        .bind(router, small, large, cfg.ingress.model_dump(mode="json"))
+        .bind(router, small, large, cfg.ingress.model_dump(mode="json"), tier_deployment_names())
     )

@@ -4,6 +4,8 @@ It answers `[<model>] <last user text>` and speaks the OpenAI shapes vLLM speaks
 SSE chunks, usage, logprobs, json_schema structured output, ErrorResponse). Test hooks in the prompt:
 `__echo_fail__` raises inside the engine; `__echo_sleep_<seconds>__` delays the answer;
 `__echo_conf_<0..1>__` sets the confidence its logprobs and self-assessment express (default 0.9).
+`TIER_ROUTER_ECHO_START_DELAY_S` (the replica's environment) makes its start take that long, as a
+vLLM engine's does (fault tests: how the graph behaves while a tier replica restarts).
 Prompts longer than `max_model_len` words get the same 400 vLLM gives. Never a default and never
 what a model benchmark measures.
 """
@@ -11,6 +13,7 @@ what a model benchmark measures.
 import asyncio
 import json
 import math
+import os
 import re
 import time
 import uuid
@@ -29,6 +32,7 @@ from serve_app.routing.text import ScoreText, select_text
 SLEEP = re.compile(r"__echo_sleep_([0-9.]+)__")
 CONFIDENCE = re.compile(r"__echo_conf_([0-9.]+)__")
 DEFAULT_CONFIDENCE = 0.9
+START_DELAY_ENV = "TIER_ROUTER_ECHO_START_DELAY_S"
 
 
 class EchoEngine(LLMEngine):
@@ -37,7 +41,9 @@ class EchoEngine(LLMEngine):
         self._max_len = int(llm_config.engine_kwargs.get("max_model_len", 4096))
 
     async def start(self) -> None:
-        return None
+        delay_s = float(os.environ.get(START_DELAY_ENV, "0") or 0)
+        if delay_s > 0:
+            await asyncio.sleep(delay_s)
 
     def routing_stats(self) -> dict:
         return {}
