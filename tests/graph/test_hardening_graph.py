@@ -157,3 +157,26 @@ def test_health_stays_200_while_busy_and_overload_is_a_quick_503(base_url):
         f"\noverload: {len(shed)}/16 got 503 + Retry-After, slowest after {max(r[2] for r in shed):.2f}s; "
         f"/health {[p.status_code for p in polls]}"
     )
+
+
+def test_api_keys_and_per_key_rate_limit(serve_port, tmp_path):
+    keys = tmp_path / "keys"
+    keys.write_text("# test keys\nkey-one\nkey-two\n")
+    args = hard_args(auth={"keys_file": str(keys), "rate_limit": {"requests_per_s": 0.5, "burst": 2}})
+    with deployed(args, "keyed", "/keyed", serve_port) as url:
+        chat = {"model": "small", "messages": [{"role": "user", "content": "hi"}]}
+
+        def call(key=None):
+            headers = {"authorization": f"Bearer {key}"} if key else {}
+            return httpx.post(f"{url}/v1/chat/completions", json=chat, headers=headers, timeout=30)
+
+        missing, wrong = call(), call("nope")
+        assert missing.status_code == wrong.status_code == 401
+        assert wrong.json()["error"]["code"] == "invalid_api_key" and "nope" not in wrong.text
+        assert httpx.get(f"{url}/v1/models", timeout=10).status_code == 401
+        assert httpx.get(f"{url}/health", timeout=10).status_code == 200  # probes need no key
+        assert [call("key-one").status_code for _ in range(2)] == [200, 200]
+        limited = call("key-one")
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+        assert limited.json()["error"]["code"] == "rate_limit_exceeded"
+        assert call("key-two").status_code == 200  # its own bucket
