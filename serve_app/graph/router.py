@@ -37,13 +37,15 @@ class ComplexityRouter:
         cached = score is not None
         if not cached:
             score = await self._score_batch(text)
+            if score is None:  # this text alone could not be scored: the ingress falls back to large
+                raise ValueError("prompt could not be scored")
         decision = self._core.decide(score, cached=cached)
         self._metrics.record(decision, time.perf_counter() - start, self._core.cache)
         return decision
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
-    async def _score_batch(self, texts: list[str]) -> list[float]:
-        return self._core.score(texts)
+    async def _score_batch(self, texts: list[str]) -> list[Optional[float]]:
+        return self._core.score_each(texts)
 
     def stats(self) -> dict[str, Any]:
         cache = self._core.cache
