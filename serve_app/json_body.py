@@ -39,6 +39,10 @@ async def read_body(
         return await asyncio.wait_for(collect(), timeout_s)
     except asyncio.TimeoutError:
         raise body_timeout(timeout_s) from None
+    except Exception as exc:
+        if type(exc).__name__ == "ClientDisconnect":  # Starlette's; nobody is left to answer
+            raise bad_request("The client disconnected before sending the whole body.") from None
+        raise
 
 
 def _reject_constant(name: str) -> Any:

@@ -177,6 +177,7 @@ class TierClient:
             raise self._failed(tier_unavailable(self.name, empty)) from None
         except asyncio.CancelledError:
             _cancel(gen)
+            self.breaker.release_probe()
             raise
         error = _as_error(self.name, first)
         if error is not None:

@@ -170,3 +170,16 @@ def test_engine_validation_message_is_one_short_line():
     with pytest.raises(APIError) as info:
         run(flow.run(body()))
     assert info.value.status == 400 and "\n" not in info.value.message and len(info.value.message) < 300
+
+
+def test_client_disconnect_while_reading_is_a_4xx_not_a_bug():
+    class ClientDisconnect(Exception):
+        pass
+
+    async def gone():
+        yield b"{"
+        raise ClientDisconnect()
+
+    with pytest.raises(APIError) as info:
+        run(read_body(gone(), None, 1024, 1.0))
+    assert info.value.status == 400
