@@ -63,6 +63,8 @@ def test_no_ray_listener_off_loopback(head):
     listeners = [c for c in psutil.net_connections(kind="inet") if c.pid in pids and c.status == psutil.CONN_LISTEN]
     shown = sorted({(c.laddr.ip, c.laddr.port, psutil.Process(c.pid).name()) for c in listeners})
     print(f"\nRay head listeners ({len(pids)} processes): {shown}")
+    ss = subprocess.run(["ss", "-ltnp"], capture_output=True, text=True).stdout.splitlines()
+    print("\n".join(line for line in ss if any(f"pid={pid}," in line for pid in pids)))
     assert any(port == ports["RAY_PORT"] for _, port, _ in shown), "the GCS listener was not found"
     assert all(ip in LOOPBACK for ip, _, _ in shown), [s for s in shown if s[0] not in LOOPBACK]
 
