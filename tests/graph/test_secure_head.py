@@ -95,9 +95,18 @@ def test_client_without_the_token_is_rejected(head):
     assert "CONNECTED" in right.stdout, right.stderr[-2000:]
 
 
+def _get(url: str, **kw) -> httpx.Response:
+    for _ in range(30):  # the dashboard may still be starting
+        try:
+            return httpx.get(url, timeout=10, **kw)
+        except httpx.TransportError:
+            time.sleep(1)
+    return httpx.get(url, timeout=10, **kw)
+
+
 def test_dashboard_needs_the_token(head):
     tmp, ports, _ = head
     url = f"http://127.0.0.1:{ports['RAY_DASHBOARD_PORT']}/api/version"
-    assert httpx.get(url, timeout=10).status_code in (401, 403)
+    assert _get(url).status_code in (401, 403)
     token = (tmp / "auth_token").read_text().strip()
-    assert httpx.get(url, headers={"authorization": f"Bearer {token}"}, timeout=10).status_code == 200
+    assert _get(url, headers={"authorization": f"Bearer {token}"}).status_code == 200
