@@ -166,7 +166,8 @@ def test_health_stays_200_while_busy_and_overload_is_a_quick_503(base_url):
 def test_api_keys_and_per_key_rate_limit(serve_port, tmp_path):
     keys = tmp_path / "keys"
     keys.write_text("# test keys\nkey-one\nkey-two\n")
-    args = hard_args(auth={"keys_file": str(keys), "rate_limit": {"requests_per_s": 0.5, "burst": 2}})
+    # One token per 100 s: a slow first request cannot refill the bucket before the third call.
+    args = hard_args(auth={"keys_file": str(keys), "rate_limit": {"requests_per_s": 0.01, "burst": 2}})
     with deployed(args, "keyed", "/keyed", serve_port) as url:
         chat = {"model": "small", "messages": [{"role": "user", "content": "hi"}]}
 
