@@ -1,6 +1,7 @@
 """The Ray head the README's run command starts (scripts/serve.sh -> scripts/ray_head.sh) has no
 listener off loopback and rejects a client without the token."""
 
+import ipaddress
 import os
 import signal
 import subprocess
@@ -16,7 +17,6 @@ import pytest
 from tests.graph.conftest import _free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-LOOPBACK = {"127.0.0.1", "::1"}
 CONNECT = "import ray; ray.init(address='{address}'); print('CONNECTED', ray.cluster_resources().get('CPU'))"
 
 
@@ -45,6 +45,12 @@ def head():
             pass
 
 
+def is_loopback(ip: str) -> bool:
+    """127.0.0.0/8 or ::1, also written as an IPv4-mapped IPv6 address (::ffff:127.0.0.1)."""
+    address = ipaddress.ip_address(ip)
+    return (getattr(address, "ipv4_mapped", None) or address).is_loopback
+
+
 def head_processes(tmp: Path) -> list[psutil.Process]:
     """Every process of the head started in `tmp` (its session lives there), with their children."""
     found = {}
@@ -66,7 +72,7 @@ def test_no_ray_listener_off_loopback(head):
     ss = subprocess.run(["ss", "-ltnp"], capture_output=True, text=True).stdout.splitlines()
     print("\n".join(line for line in ss if any(f"pid={pid}," in line for pid in pids)))
     assert any(port == ports["RAY_PORT"] for _, port, _ in shown), "the GCS listener was not found"
-    assert all(ip in LOOPBACK for ip, _, _ in shown), [s for s in shown if s[0] not in LOOPBACK]
+    assert all(is_loopback(ip) for ip, _, _ in shown), [s for s in shown if not is_loopback(s[0])]
 
 
 def _connect(env: dict, address: str) -> subprocess.CompletedProcess:
@@ -110,3 +116,9 @@ def test_dashboard_needs_the_token(head):
     assert _get(url).status_code in (401, 403)
     token = (tmp / "auth_token").read_text().strip()
     assert _get(url, headers={"authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_loopback_check_knows_mapped_addresses():
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("::ffff:127.0.0.1")
+    assert not is_loopback("0.0.0.0") and not is_loopback("::") and not is_loopback("10.0.0.5")
+    assert not is_loopback("::ffff:10.0.0.5")
