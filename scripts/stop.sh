@@ -3,7 +3,8 @@
 # processes (they rename themselves VLLM::*, so `ray stop` alone can leave them behind).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-RAY_AUTH_MODE="${RAY_AUTH_MODE:-disabled}" .venv/bin/ray stop --force >/dev/null 2>&1
+source scripts/ray_env.sh
+.venv/bin/ray stop --force >/dev/null 2>&1
 pkill -f "serve run" 2>/dev/null
 pkill -9 -f "^VLLM::" 2>/dev/null
 echo "stopped"

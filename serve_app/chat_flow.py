@@ -16,7 +16,8 @@ from serve_app.cascade.override import effective_policy
 from serve_app.cascade.policy import CascadePolicy
 from serve_app.cascade.runner import Attempt, Cascade, CascadeCall
 from serve_app.cascade.streaming import StreamingCascade
-from serve_app.errors import APIError, bad_request
+from serve_app.errors import APIError, bad_request, tier_unavailable
+from serve_app.limits import LimitsConfig
 from serve_app.protocol import ChatRequest, parse_chat_request
 from serve_app.routing.decision import RouteDecision
 from serve_app.tier_client import StreamOptions, TierClient, with_tier_usage
@@ -57,9 +58,12 @@ class Route:
     tier: Tier
     reason: RouteReason
     decision: Optional[RouteDecision] = None
+    degraded: Optional[Tier] = None  # the tier that was down when an auto request failed over
 
     def headers(self) -> dict[str, str]:
         out = {H.TIER: self.tier, H.ROUTE_REASON: self.reason.value}
+        if self.degraded is not None:
+            out[H.DEGRADED] = f"{self.degraded}-down"
         if self.decision is None:
             out[H.STRATEGY] = "direct" if self.reason is RouteReason.DIRECT else "none"
             return out
@@ -77,7 +81,10 @@ def _validation_message(exc: ValidationError) -> tuple[str, Optional[str]]:
 
 
 class ChatFlow:
-    """The ingress's request logic. `cascade_policy` may be replaced live (ingress reconfigure)."""
+    """The ingress's request logic. `cascade_policy` may be replaced live (ingress reconfigure).
+
+    `deadline_s` bounds the whole request until its answer (or first stream chunk) is ready:
+    routing, the small attempt and any escalation share it."""
 
     def __init__(
         self,
@@ -86,12 +93,16 @@ class ChatFlow:
         request_factory: RequestFactory,
         router_timeout_s: float = 5.0,
         cascade_policy: Optional[CascadePolicy] = None,
+        limits: Optional[LimitsConfig] = None,
+        deadline_s: Optional[float] = None,
     ):
         self.route_fn = route_fn
         self.tiers = tiers
         self.request_factory = request_factory
         self.router_timeout_s = router_timeout_s
         self.cascade_policy = cascade_policy or CascadePolicy()
+        self.limits = limits or LimitsConfig()
+        self.deadline_s = deadline_s
         self.cascade = Cascade(tiers[SMALL], tiers[LARGE], self.make_request)
         self.streaming_cascade = StreamingCascade(tiers[SMALL], tiers[LARGE], self.make_request)
 
@@ -102,20 +113,53 @@ class ChatFlow:
         except ValidationError as exc:
             raise bad_request(*_validation_message(exc)) from None
         except Exception as exc:  # engines raise their own validation errors (e.g. VLLMValidationError)
-            raise bad_request(f"Invalid request: {exc}") from None
+            first_line = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            raise bad_request(f"Invalid request: {first_line}") from None
 
     async def run(self, raw_body: bytes) -> ChatResult:
-        chat = parse_chat_request(raw_body)
+        """Every client mistake is a 4xx before any tier (or the router) sees the request."""
+        chat = parse_chat_request(raw_body, self.limits)
+        request = self.make_request(with_tier_usage(chat.body) if chat.stream else chat.body)
+        evidence: dict[str, str] = {}
+        if self.deadline_s is None:
+            return await self._serve(chat, request, evidence)
+        try:
+            async with asyncio.timeout(self.deadline_s):
+                return await self._serve(chat, request, evidence)
+        except TimeoutError:
+            tier = evidence.get(H.TIER, "model")
+            error = tier_unavailable(tier, f"no answer within {self.deadline_s:g}s (request deadline)")
+            error.headers = dict(evidence)
+            raise error from None
+
+    async def _serve(self, chat: ChatRequest, request: Any, evidence: dict[str, str]) -> ChatResult:
+        policy, cascade_on = effective_policy(self.cascade_policy, chat.extension.cascade)
+        route = self._failover(await self._route(chat, policy))
+        try:
+            return await self._answer(route, chat, request, policy, cascade_on, evidence)
+        except APIError as exc:
+            retry = None if self._cascades(route, cascade_on) else self._retry_route(route, exc)
+            if retry is None:
+                raise
+            logger.warning("%s tier failed (%d); auto request fails over to %s", route.tier, exc.status, retry.tier)
+            return await self._answer(retry, chat, request, policy, False, evidence)
+
+    async def _answer(
+        self,
+        route: Route,
+        chat: ChatRequest,
+        request: Any,
+        policy: CascadePolicy,
+        cascade_on: bool,
+        evidence: dict[str, str],
+    ) -> ChatResult:
         body, stream = chat.body, chat.stream
         options = StreamOptions(include_usage=chat.include_usage)
-        request = self.make_request(with_tier_usage(body) if stream else body)
-        policy, cascade_on = effective_policy(self.cascade_policy, chat.extension.cascade)
-
-        route = await self._route(chat, policy)
-        evidence = route.headers()
+        evidence.clear()
+        evidence.update(route.headers())
         score = route.decision.score if route.decision else None
         try:
-            if route.tier == SMALL and chat.model == AUTO and cascade_on:
+            if self._cascades(route, cascade_on):
                 call = CascadeCall(body, policy, stream, options)
                 streamed = stream and policy.streaming == "prefix" and policy.method != "self_assessment"
                 outcome = await (self.streaming_cascade if streamed else self.cascade).run(call)
@@ -135,7 +179,7 @@ class ChatFlow:
                 )
             attempt = Attempt(route.tier)
             result = ChatResult(
-                evidence,
+                dict(evidence),
                 tier=route.tier,
                 reason=answer_reason(route.reason),
                 attempts=[attempt],
@@ -151,8 +195,32 @@ class ChatFlow:
                 result.small_answer = result.body if route.tier == SMALL else None
             return result
         except APIError as exc:
-            exc.headers = evidence
+            exc.headers = {**evidence, **(exc.headers or {})}
             raise
+
+    @staticmethod
+    def _cascades(route: Route, cascade_on: bool) -> bool:
+        """Whether this route runs the cascade (which has its own small-error policy)."""
+        return route.tier == SMALL and route.reason in (RouteReason.ROUTED, RouteReason.CASCADE_ONLY) and cascade_on
+
+    def _failover(self, route: Route) -> Route:
+        """An auto request whose tier is down (breaker open) goes to the other tier, marked degraded;
+        a request naming a tier keeps it (its client gets a prompt 503 with Retry-After)."""
+        if route.reason is RouteReason.DIRECT or self.tiers[route.tier].breaker.available():
+            return route
+        other = LARGE if route.tier == SMALL else SMALL
+        if not self.tiers[other].breaker.available():
+            return route
+        return Route(tier=other, reason=RouteReason.FAILOVER, decision=route.decision, degraded=route.tier)
+
+    def _retry_route(self, route: Route, error: APIError) -> Optional[Route]:
+        """The other tier for an auto request whose tier failed (5xx) before answering, once."""
+        if route.reason in (RouteReason.DIRECT, RouteReason.FAILOVER) or error.status < 500:
+            return None
+        other = LARGE if route.tier == SMALL else SMALL
+        if not self.tiers[other].breaker.available():
+            return None
+        return Route(tier=other, reason=RouteReason.FAILOVER, decision=route.decision, degraded=route.tier)
 
     async def _route(self, chat: ChatRequest, policy: CascadePolicy) -> Route:
         if chat.model != AUTO:
@@ -162,6 +230,6 @@ class ChatFlow:
         try:
             decision = await asyncio.wait_for(self.route_fn(chat.messages), self.router_timeout_s)
         except Exception as exc:  # the router is an optimisation: never fail a request for it
-            logger.warning("router failed (%r); sending the request to the large tier", exc)
+            logger.warning("router failed (%s); sending the request to the large tier", type(exc).__name__)
             return Route(tier=LARGE, reason=RouteReason.ROUTER_FALLBACK)
         return Route(tier=decision.tier, reason=RouteReason.ROUTED, decision=decision)

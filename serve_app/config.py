@@ -10,13 +10,20 @@ from typing import Any, Literal, Optional
 
 from pydantic import Field, model_validator
 
+from serve_app.auth import AuthConfig
 from serve_app.cascade.policy import CascadePolicy
+from serve_app.circuit import BreakerConfig
 from serve_app.costs import TierCosts
+from serve_app.limits import LimitsConfig
 from serve_app.operations.settings import AlarmConfig, ShadowConfig
 from serve_app.routing.encoder_registry import EncoderBackend, EncoderSettings
 from serve_app.routing.long_prompts import LongPromptPolicy
 from serve_app.routing.policy import RouterPolicy
 from serve_app.strict_model import StrictModel
+
+# Retry-After of Serve's own back-pressure 503s (queue full): a queue slot frees within about a second
+# of traffic on a busy replica.
+BACKPRESSURE_RETRY_AFTER_S = 1
 
 
 class AutoscalingConfig(StrictModel):
@@ -54,6 +61,12 @@ class ReplicaSettings(StrictModel):
         default_factory=dict, description="Custom Ray resources per replica (pins it to a node group)."
     )
     max_ongoing_requests: int = Field(64, ge=1, description="Most in-flight requests per replica.")
+    max_queued_requests: int = Field(
+        -1,
+        ge=-1,
+        description="Most requests a caller queues while every replica is at max_ongoing_requests; "
+        "more are refused at once (503 + Retry-After). -1: unbounded (Serve's default).",
+    )
     autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig, description="Replica autoscaling.")
 
     def serve_options(self, **actor_options: Any) -> dict[str, Any]:
@@ -62,11 +75,15 @@ class ReplicaSettings(StrictModel):
         actor: dict[str, Any] = {"num_cpus": self.num_cpus, **actor_options}
         if self.resources:
             actor["resources"] = dict(self.resources)
-        return {
+        options = {
             "ray_actor_options": actor,
             "autoscaling_config": self.autoscaling.to_serve(),
             "max_ongoing_requests": self.max_ongoing_requests,
         }
+        if self.max_queued_requests != -1:
+            options["max_queued_requests"] = self.max_queued_requests
+            options["backpressure_config"] = {"status_code": 503, "retry_after_s": BACKPRESSURE_RETRY_AFTER_S}
+        return options
 
 
 class RouterConfig(ReplicaSettings):
@@ -138,6 +155,13 @@ class TierConfig(ReplicaSettings):
     env_vars: dict[str, str] = Field(
         default_factory=dict, description="Environment variables for the replica and its engine workers."
     )
+    max_queued_requests: int = Field(
+        64,
+        ge=-1,
+        description="Most requests an ingress replica queues for this tier while every replica is at "
+        "max_ongoing_requests; more are refused at once (503 + Retry-After). -1: unbounded (Serve's default), "
+        "which turns overload into minutes-long waits.",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> "TierConfig":
@@ -167,7 +191,17 @@ class IngressConfig(ReplicaSettings):
     )
 
     request_timeout_s: float = Field(
-        120.0, gt=0, description="Longest wait for a tier's whole answer (or first stream chunk); then 503."
+        120.0,
+        gt=0,
+        description="The request's deadline: routing, the small attempt and any escalation together "
+        "get this long to produce the answer (or first stream chunk); then 503.",
+    )
+    assign_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        description="Longest wait for a tier replica to take a request (separate from generation). Serve "
+        "queues requests for a tier with no running replica until one restarts (~100 s for a vLLM tier); after "
+        "this an auto request fails over to the other tier, a direct one gets a 503 with Retry-After.",
     )
     stream_idle_timeout_s: float = Field(
         60.0, gt=0, description="Longest gap between stream chunks before the stream ends with an error."
@@ -176,6 +210,18 @@ class IngressConfig(ReplicaSettings):
         5.0, gt=0, description="Longest wait for a routing decision; then the request goes to the large tier."
     )
     max_ongoing_requests: int = Field(256, ge=1, description="Most in-flight requests per ingress replica.")
+    max_queued_requests: int = Field(
+        128,
+        ge=-1,
+        description="Most requests the HTTP proxy queues for the ingress beyond max_ongoing_requests; "
+        "more get Serve's 503 with Retry-After at once. -1: unbounded.",
+    )
+    limits: LimitsConfig = Field(default_factory=LimitsConfig, description="Per-request bounds on work.")
+    breaker: BreakerConfig = Field(default_factory=BreakerConfig, description="Per-tier circuit breaker.")
+    auth: AuthConfig = Field(default_factory=AuthConfig, description="Optional API keys and per-key rate limits.")
+    readiness_poll_s: float = Field(
+        2.0, gt=0, description="How often the ingress reads replica states from the Serve controller (/health)."
+    )
 
 
 class AppConfig(StrictModel):

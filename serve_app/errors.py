@@ -1,5 +1,6 @@
 """OpenAI-style errors: one exception type and one body shape for every failure."""
 
+import math
 from typing import Any, Optional
 
 
@@ -13,8 +14,10 @@ class APIError(Exception):
         type: str = "invalid_request_error",
         param: Optional[str] = None,
         code: Optional[str] = None,
+        headers: Optional[dict[str, str]] = None,
     ):
         super().__init__(message)
+        self.headers = headers
         self.status = status
         self.message = message
         self.type = type
@@ -46,8 +49,26 @@ def model_not_found(model: str, available: list[str]) -> APIError:
     )
 
 
-def tier_unavailable(tier: str, detail: str) -> APIError:
-    return APIError(503, f"The {tier} tier is unavailable: {detail}", "service_unavailable", None)
+def retry_after(seconds: float) -> dict[str, str]:
+    """The Retry-After header for `seconds` (whole seconds, at least 1)."""
+    return {"retry-after": str(max(1, math.ceil(seconds)))}
+
+
+def tier_unavailable(tier: str, detail: str, retry_after_s: Optional[float] = None) -> APIError:
+    headers = retry_after(retry_after_s) if retry_after_s is not None else None
+    return APIError(503, f"The {tier} tier is unavailable: {detail}", "service_unavailable", None, None, headers)
+
+
+def overloaded(detail: str, retry_after_s: float) -> APIError:
+    """503 for load shed before any work was done: the client may retry after `retry_after_s`."""
+    return APIError(
+        503, f"Server overloaded: {detail}", "service_unavailable", None, "overloaded", retry_after(retry_after_s)
+    )
+
+
+def internal_error(request_id: str) -> APIError:
+    """A bug: the client gets the request id to report, never the exception text."""
+    return APIError(500, f"Internal error (request id {request_id}).", "server_error", None, "internal_error")
 
 
 def from_engine_error(tier: str, status: int, message: str, type_: str = "") -> APIError:

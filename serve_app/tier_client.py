@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, Optional
 
 from serve_app import sse
+from serve_app.circuit import CircuitBreaker
 from serve_app.errors import APIError, from_engine_error, tier_unavailable
 from serve_app.sse import DONE_FRAME
 
@@ -84,16 +85,66 @@ def _error_frame(error: APIError) -> str:
 
 
 class TierClient:
-    """One tier as the ingress sees it."""
+    """One tier as the ingress sees it.
 
-    def __init__(self, name: str, handle: Any, request_timeout_s: float, stream_idle_timeout_s: float):
+    Deadlines: `assign_timeout_s` for a replica to take the request (Serve queues requests for a
+    deployment with no running replica until one starts: minutes for a vLLM tier), then
+    `request_timeout_s` for the whole answer or first stream chunk. Failures (5xx, replica died,
+    no answer in time) feed the tier's circuit breaker; back-pressure (queue full) and no replica
+    free in time are busy, not down: a 503 with Retry-After that leaves the breaker alone.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        handle: Any,
+        request_timeout_s: float,
+        stream_idle_timeout_s: float,
+        assign_timeout_s: Optional[float] = None,
+        breaker: Optional[CircuitBreaker] = None,
+    ):
         self.name = name
         self._handle = handle
         self._request_timeout_s = request_timeout_s
         self._stream_idle_timeout_s = stream_idle_timeout_s
+        self._assign_timeout_s = assign_timeout_s
+        self.breaker = breaker if breaker is not None else CircuitBreaker()
 
     def _call(self, request: Any) -> Any:
         return self._handle.chat.remote(request.model_copy(update={"model": self.name}), None)
+
+    def _failed(self, error: APIError) -> APIError:
+        if error.status >= 500:
+            self.breaker.record_failure()
+        else:
+            self.breaker.release_probe()
+        return error
+
+    async def _assigned(self, gen: Any) -> None:
+        """Wait (at most `assign_timeout_s`) until a replica took the request. Only Serve's response
+        generators expose this; other handles skip the wait."""
+        wait = getattr(gen, "_fetch_future_result_async", None)
+        if wait is None or self._assign_timeout_s is None:
+            return
+        try:
+            await asyncio.wait_for(wait(), self._assign_timeout_s)
+        except asyncio.TimeoutError:
+            # Busy or down: every replica is full, or none is running. Not counted as a failure
+            # (busy is not down); a tier with no running replica is opened by readiness instead.
+            _cancel(gen)
+            self.breaker.release_probe()
+            raise tier_unavailable(
+                self.name, f"no replica took the request within {self._assign_timeout_s:g}s", self.breaker.open_s
+            ) from None
+        except Exception as exc:
+            raise self._unavailable(exc) from None
+
+    def _unavailable(self, exc: BaseException) -> APIError:
+        if _is_backpressure(exc):
+            self.breaker.release_probe()
+            return tier_unavailable(self.name, "too many requests queued", getattr(exc, "retry_after_s", None) or 1.0)
+        logger.warning("tier %s failed: %s", self.name, type(exc).__name__)  # never the message: it may echo the prompt
+        return self._failed(tier_unavailable(self.name, type(exc).__name__, self.breaker.open_s))
 
     async def _next(self, gen: Any, timeout_s: float) -> Any:
         try:
@@ -102,23 +153,41 @@ class TierClient:
             raise
         except asyncio.TimeoutError:
             _cancel(gen)
-            raise tier_unavailable(self.name, f"no answer within {timeout_s:g}s") from None
+            raise self._failed(tier_unavailable(self.name, f"no answer within {timeout_s:g}s")) from None
+        except asyncio.CancelledError:  # the request's deadline, or the client went away
+            _cancel(gen)
+            self.breaker.release_probe()
+            raise
         except APIError:
             raise
         except Exception as exc:  # replica died, deployment missing, engine crashed, ...
-            logger.warning("tier %s failed: %r", self.name, exc)
-            raise tier_unavailable(self.name, type(exc).__name__) from exc
+            raise self._unavailable(exc) from None
+
+    async def _first(self, request: Any, empty: str) -> tuple[Any, Any]:
+        """(the response generator, its first item), or the APIError it stands for."""
+        if not self.breaker.allow():
+            raise tier_unavailable(
+                self.name, "failing, not taking requests for now", max(1.0, self.breaker.retry_after_s())
+            )
+        gen = self._call(request)
+        try:
+            await self._assigned(gen)
+            first = await self._next(gen, self._request_timeout_s)
+        except StopAsyncIteration:
+            raise self._failed(tier_unavailable(self.name, empty)) from None
+        except asyncio.CancelledError:
+            _cancel(gen)
+            self.breaker.release_probe()
+            raise
+        error = _as_error(self.name, first)
+        if error is not None:
+            raise self._failed(error)
+        return gen, first
 
     async def complete(self, request: Any) -> dict[str, Any]:
         """A non-streaming chat completion as a JSON-ready dict."""
-        gen = self._call(request)
-        try:
-            item = await self._next(gen, self._request_timeout_s)
-        except StopAsyncIteration:
-            raise tier_unavailable(self.name, "empty response") from None
-        error = _as_error(self.name, item)
-        if error is not None:
-            raise error
+        _, item = await self._first(request, "empty response")
+        self.breaker.record_success()
         return item.model_dump(exclude_none=True) if hasattr(item, "model_dump") else dict(item)
 
     async def open_stream(self, request: Any, options: StreamOptions) -> AsyncIterator[str]:
@@ -126,19 +195,14 @@ class TierClient:
         error event. The returned iterator yields SSE frames ending with `data: [DONE]`.
         The request should ask the tier for usage (see `with_tier_usage`); `options` says whether
         the client asked for it too."""
-        gen = self._call(request)
-        try:
-            first = await self._next(gen, self._request_timeout_s)
-        except StopAsyncIteration:
-            raise tier_unavailable(self.name, "empty stream") from None
-        error = _as_error(self.name, first)
-        if error is not None:
-            raise error
+        gen, first = await self._first(request, "empty stream")
         first_frames = _frames(first)
         for frame in first_frames[:1]:
             error = _frame_error(self.name, frame)
             if error is not None:
-                raise error
+                _cancel(gen)
+                raise self._failed(error)
+        self.breaker.record_success()
         return self._relay(gen, first_frames, options)
 
     async def _relay(self, gen: Any, first_frames: list[str], options: StreamOptions) -> AsyncIterator[str]:
@@ -171,6 +235,11 @@ class TierClient:
         finally:
             if not finished:  # the client went away mid-stream: stop the engine's work too
                 _cancel(gen)
+
+
+def _is_backpressure(exc: BaseException) -> bool:
+    """Serve's BackPressureError (queue full), recognised without importing Ray."""
+    return any(cls.__name__ == "BackPressureError" for cls in type(exc).__mro__)
 
 
 def _cancel(gen: Any) -> None:

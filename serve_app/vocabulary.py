@@ -24,6 +24,7 @@ class RouteReason(StrEnum):
     DIRECT = "direct"  # the client named the tier
     ROUTER_FALLBACK = "router-fallback"  # the router failed or timed out: large tier
     CASCADE_ONLY = "cascade-only"  # mode cascade_only: every auto request starts on small
+    FAILOVER = "failover"  # the chosen tier was down (breaker open, or it failed): the other tier
 
 
 class EscalationReason(StrEnum):
@@ -43,6 +44,7 @@ class AnswerReason(StrEnum):
     ESCALATED = "escalated"
     FALLBACK = "fallback"  # the router failed, or the small tier failed and large answered
     CASCADE_ONLY = "cascade-only"
+    FAILOVER = "failover"  # an auto request answered by the other tier while its tier was down
 
 
 def answer_reason(

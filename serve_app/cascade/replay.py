@@ -31,9 +31,19 @@ def replay_frames(response: dict[str, Any], include_usage: bool) -> list[str]:
             _chunk(response, [{"index": index, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
         )
         pieces = re.findall(r"\S+\s*|\s+", message.get("content") or "")
-        for start in range(0, len(pieces), WORDS_PER_CHUNK):
-            text = "".join(pieces[start : start + WORDS_PER_CHUNK])
-            frames.append(_chunk(response, [{"index": index, "delta": {"content": text}, "finish_reason": None}]))
+        deltas = [
+            {
+                "index": index,
+                "delta": {"content": "".join(pieces[start : start + WORDS_PER_CHUNK])},
+                "finish_reason": None,
+            }
+            for start in range(0, len(pieces), WORDS_PER_CHUNK)
+        ]
+        if choice.get("logprobs") and deltas:
+            # Chunks are word groups, not tokens: every token's logprobs ride on the last content
+            # chunk, so a client that concatenates chunk logprobs gets the answer's whole list.
+            deltas[-1]["logprobs"] = choice["logprobs"]
+        frames.extend(_chunk(response, [delta]) for delta in deltas)
         frames.append(
             _chunk(response, [{"index": index, "delta": {}, "finish_reason": choice.get("finish_reason") or "stop"}])
         )

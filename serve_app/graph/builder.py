@@ -13,6 +13,15 @@ ROUTER_NAME = "ComplexityRouter"
 INGRESS_NAME = "TierRouterIngress"
 
 
+def deployment_names(router: RouterConfig) -> dict[str, str]:
+    """{short name: Serve deployment name} of the deployments readiness looks at (the router only
+    when it is a deployment of its own)."""
+    from serve_app.graph.tiers import tier_deployment_name
+
+    names = {"small": tier_deployment_name("small"), "large": tier_deployment_name("large")}
+    return {"router": ROUTER_NAME, **names} if router.placement == "deployment" else names
+
+
 def router_options(cfg: RouterConfig) -> dict[str, Any]:
     env = {"HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(cfg.torch_threads)}
     options = cfg.serve_options(num_gpus=0, runtime_env={"env_vars": env})
@@ -43,5 +52,5 @@ def build_app(args: AppConfig):
     return (
         serve.deployment(ingress_cls)
         .options(**ingress_options(cfg.ingress))
-        .bind(router, small, large, cfg.ingress.model_dump(mode="json"), router_args)
+        .bind(router, small, large, cfg.ingress.model_dump(mode="json"), deployment_names(cfg.router), router_args)
     )

@@ -5,6 +5,8 @@ SSE chunks, usage, logprobs, json_schema structured output, ErrorResponse). Test
 `__echo_fail__` raises inside the engine; `__echo_sleep_<seconds>__` delays the answer;
 `__echo_conf_<0..1>__` sets the confidence its logprobs and self-assessment express (default 0.9);
 judge requests are answered by `echo_judge.py` (its own hooks).
+`TIER_ROUTER_ECHO_START_DELAY_S` (the replica's environment) makes its start take that long, as a
+vLLM engine's does (fault tests: how the graph behaves while a tier replica restarts).
 Prompts longer than `max_model_len` words get the same 400 vLLM gives. Never a default and never
 what a model benchmark measures.
 """
@@ -12,6 +14,7 @@ what a model benchmark measures.
 import asyncio
 import json
 import math
+import os
 import re
 import time
 import uuid
@@ -31,6 +34,7 @@ from serve_app.routing.text import ScoreText, select_text
 SLEEP = re.compile(r"__echo_sleep_([0-9.]+)__")
 CONFIDENCE = re.compile(r"__echo_conf_([0-9.]+)__")
 DEFAULT_CONFIDENCE = 0.9
+START_DELAY_ENV = "TIER_ROUTER_ECHO_START_DELAY_S"
 
 
 class EchoEngine(LLMEngine):
@@ -39,7 +43,9 @@ class EchoEngine(LLMEngine):
         self._max_len = int(llm_config.engine_kwargs.get("max_model_len", 4096))
 
     async def start(self) -> None:
-        return None
+        delay_s = float(os.environ.get(START_DELAY_ENV, "0") or 0)
+        if delay_s > 0:
+            await asyncio.sleep(delay_s)
 
     def routing_stats(self) -> dict:
         return {}

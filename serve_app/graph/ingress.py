@@ -1,33 +1,45 @@
-"""TierRouterIngress: the OpenAI-compatible HTTP front door (FastAPI through `serve.ingress`)."""
+"""TierRouterIngress: the OpenAI-compatible HTTP front door (FastAPI through `serve.ingress`).
 
-import asyncio
+Thin: request logic lives in ChatFlow, bounds in serve_app.limits/json_body, keys in
+serve_app.auth, breakers in serve_app.circuit, readiness in serve_app.readiness.
+"""
+
+import logging
 import time
-from typing import Any
+import uuid
+from typing import Any, Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from serve_app import headers as H
+from serve_app.auth import Authenticator, load_keys
 from serve_app.cascade.policy import CascadePolicy
 from serve_app.chat_flow import ChatFlow
+from serve_app.circuit import CircuitBreaker
 from serve_app.config import IngressConfig
-from serve_app.errors import APIError
+from serve_app.errors import APIError, internal_error, model_not_found
 from serve_app.graph.metrics import IngressMetrics
+from serve_app.graph.replica_states import ReplicaStatePoller
+from serve_app.json_body import read_body
 from serve_app.operations.alarm import LargeShareAlarm
 from serve_app.operations.judge_wiring import build_judge, judge_recorded_pairs
 from serve_app.operations.observer import RequestObserver
 from serve_app.operations.shadow import ShadowStore
 from serve_app.operations.shadow_runner import ShadowRunner
+from serve_app.readiness import Readiness
 from serve_app.tier_client import TierClient
 from serve_app.vocabulary import SERVED_MODELS
 
+logger = logging.getLogger(__name__)
 app = FastAPI(title="tier-router")
-HEALTH_TIMEOUT_S = 2.0
 
 
-def _error_response(error: APIError) -> JSONResponse:
-    return JSONResponse(error.body(), status_code=error.status, headers=getattr(error, "headers", None))
+def _error_response(error: APIError, request_id: str = "") -> JSONResponse:
+    headers = {**(error.headers or {}), **({H.REQUEST_ID: request_id} if request_id else {})}
+    return JSONResponse(error.body(), status_code=error.status, headers=headers)
 
 
 @app.exception_handler(StarletteHTTPException)
@@ -38,7 +50,15 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
 
 @app.exception_handler(RequestValidationError)
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    return _error_response(APIError(400, str(exc.errors()[:1])))
+    first = exc.errors()[0] if exc.errors() else {}
+    return _error_response(APIError(400, f"Invalid request: {first.get('msg', 'malformed')}"))
+
+
+@app.exception_handler(Exception)
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    request_id = uuid.uuid4().hex
+    logger.error("request %s failed: %s (bug)", request_id, type(exc).__name__)
+    return _error_response(internal_error(request_id), request_id)
 
 
 def build_observer(cfg: IngressConfig, tiers: dict[str, TierClient], make_request: Any) -> RequestObserver:
@@ -67,58 +87,100 @@ def _chat_request(body: dict[str, Any]) -> Any:
     return ChatCompletionRequest.model_validate(body)
 
 
-class _LocalCall:
-    """Gives an in-process coroutine function the handle-method shape (`.remote()`) /health uses."""
-
-    def __init__(self, method: Any):
-        self.remote = method
-
-
-def _router_calls(router: Any, router_config: dict[str, Any] | None) -> tuple[Any, Any]:
-    """(route coroutine, health check) for a router deployment handle, or, when `router` is None
+def _router_route(router: Any, router_config: dict[str, Any] | None) -> Any:
+    """The route coroutine for a router deployment handle, or, when `router` is None
     (`router.placement: in_process`), for a router built inside this replica."""
     if router is None:
         from serve_app.graph.router import InProcessRouter
 
-        local = InProcessRouter(router_config or {})
-        return local.route, _LocalCall(local.health)
+        return InProcessRouter(router_config or {}).route
 
     async def route(messages: list[dict[str, Any]]):
         return await router.route.remote(messages)
 
-    return route, router.stats
+    return route
+
+
+def build_tiers(cfg: IngressConfig, handles: dict[str, Any]) -> dict[str, TierClient]:
+    return {
+        name: TierClient(
+            name,
+            handle.options(stream=True),
+            cfg.request_timeout_s,
+            cfg.stream_idle_timeout_s,
+            cfg.assign_timeout_s,
+            CircuitBreaker.from_config(cfg.breaker),
+        )
+        for name, handle in handles.items()
+    }
 
 
 class TierRouterIngress:
     """Composes the router and the two tiers through DeploymentHandles."""
 
     def __init__(
-        self, router: Any, small: Any, large: Any, config: dict[str, Any], router_config: dict[str, Any] | None = None
+        self,
+        router: Any,
+        small: Any,
+        large: Any,
+        config: dict[str, Any],
+        deployments: dict[str, str],
+        router_config: dict[str, Any] | None = None,
     ):
+        """`deployments`: {short name: Serve deployment name} whose replica states are readiness (no
+        router entry when the router runs in-process); `router_config`: the in-process router's."""
         cfg = IngressConfig.model_validate(config)
-        route, router_health = _router_calls(router, router_config)
-        self._health_checks = {"router": router_health, "small": small.check_health, "large": large.check_health}
+        self._cfg = cfg
+        self._auth = Authenticator(load_keys(cfg.auth), cfg.auth.rate_limit)
+        route = _router_route(router, router_config)
 
-        tiers = {
-            name: TierClient(name, handle.options(stream=True), cfg.request_timeout_s, cfg.stream_idle_timeout_s)
-            for name, handle in (("small", small), ("large", large))
-        }
-        self._flow = ChatFlow(route, tiers, _chat_request, cfg.router_timeout_s, cfg.cascade)
+        tiers = build_tiers(cfg, {"small": small, "large": large})
+        self._flow = ChatFlow(
+            route, tiers, _chat_request, cfg.router_timeout_s, cfg.cascade, cfg.limits, cfg.request_timeout_s
+        )
         self._created = int(time.time())
         self._observer = build_observer(cfg, tiers, self._flow.make_request)
+        self._poller = ReplicaStatePoller(
+            Readiness(),
+            _app_name(),
+            deployments,
+            cfg.readiness_poll_s,
+            lambda tier: tiers[tier].breaker.trip(),
+        )
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """Live cascade policy (`serve deploy` with a new user_config; no restart)."""
         self._flow.cascade_policy = CascadePolicy.model_validate(user_config)
 
-    @app.post("/v1/chat/completions")
-    async def chat_completions(self, request: Request) -> Response:
-        start = time.perf_counter()
+    async def _guarded(self, request: Request, handler: Callable[[str], Awaitable[Response]]) -> Response:
+        """Auth, then `handler(request_id)`; any APIError becomes its JSON answer, anything else a
+        500 logged with the request id only (never the body)."""
+        request_id = uuid.uuid4().hex
         try:
-            result = await self._flow.run(await request.body())
+            self._auth.check(request.headers.get("authorization"))
+            response = await handler(request_id)
         except APIError as error:
             self._observer.error(error.status)
-            return _error_response(error)
+            return _error_response(error, request_id)
+        except Exception as exc:
+            logger.error("request %s failed: %s (bug)", request_id, type(exc).__name__)
+            self._observer.error(500)
+            return _error_response(internal_error(request_id), request_id)
+        response.headers[H.REQUEST_ID] = request_id
+        return response
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(self, request: Request) -> Response:
+        self._poller.ensure_started()
+        return await self._guarded(request, lambda request_id: self._chat(request))
+
+    async def _chat(self, request: Request) -> Response:
+        start = time.perf_counter()
+        limits = self._cfg.limits
+        raw = await read_body(
+            request.stream(), request.headers.get("content-length"), limits.max_body_bytes, limits.body_read_timeout_s
+        )
+        result = await self._flow.run(raw)
         if result.stream is not None:
             return StreamingResponse(
                 self._observed_stream(result, start), media_type="text/event-stream", headers=result.headers
@@ -134,30 +196,42 @@ class TierRouterIngress:
             yield frame
         self._observer.finish(result, time.perf_counter() - start, ttft)
 
+    def _model_card(self, model: str) -> dict[str, Any]:
+        return {"id": model, "object": "model", "created": self._created, "owned_by": "tier-router"}
+
     @app.get("/v1/models")
-    async def models(self) -> dict[str, Any]:
-        return {
-            "object": "list",
-            "data": [
-                {"id": m, "object": "model", "created": self._created, "owned_by": "tier-router"} for m in SERVED_MODELS
-            ],
-        }
+    async def models(self, request: Request) -> Response:
+        async def listing(_: str) -> Response:
+            return JSONResponse({"object": "list", "data": [self._model_card(m) for m in SERVED_MODELS]})
+
+        return await self._guarded(request, listing)
+
+    @app.get("/v1/models/{model_id}")
+    async def model(self, model_id: str, request: Request) -> Response:
+        async def card(_: str) -> Response:
+            if model_id not in SERVED_MODELS:
+                raise model_not_found(model_id, list(SERVED_MODELS))
+            return JSONResponse(self._model_card(model_id))
+
+        return await self._guarded(request, card)
 
     @app.get("/health")
     async def health(self) -> JSONResponse:
-        """200 when the router and both tiers answer within 2 s, else 503 naming what does not."""
+        """Readiness: 200 while a tier has a running replica (Serve's own replica states, polled in
+        the background; never a call queued behind user traffic), else 503 naming what is down."""
+        self._poller.ensure_started()
+        if self._poller.readiness.updated_at is None:
+            await self._poller.poll_once()
+        status, body = self._poller.readiness.report()
+        return JSONResponse(body, status_code=status)
 
-        async def probe(method: Any) -> str:
-            try:
-                await asyncio.wait_for(method.remote(), HEALTH_TIMEOUT_S)
-                return "ok"
-            except Exception as exc:
-                return f"unavailable: {type(exc).__name__}"
+    @app.get("/health/live")
+    async def live(self) -> JSONResponse:
+        """Liveness: this ingress replica answers HTTP."""
+        return JSONResponse({"status": "ok"})
 
-        names = list(self._health_checks)
-        states = await asyncio.gather(*(probe(self._health_checks[n]) for n in names))
-        parts = dict(zip(names, states, strict=True))
-        healthy = all(state == "ok" for state in states)
-        return JSONResponse(
-            {"status": "ok" if healthy else "unavailable", "deployments": parts}, status_code=200 if healthy else 503
-        )
+
+def _app_name() -> str:
+    from ray import serve
+
+    return serve.get_replica_context().app_name

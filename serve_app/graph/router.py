@@ -4,7 +4,7 @@
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, Optional
 
 from ray import serve
 
@@ -50,25 +50,19 @@ class _RouterService:
         cached = score is not None
         if not cached:
             score = await self._score_batch(text)
+            if score is None:  # this text alone could not be scored: the ingress falls back to large
+                raise ValueError("prompt could not be scored")
         decision = self._core.decide(score, cached=cached)
         self._metrics.record(decision, time.perf_counter() - start, self._core.cache)
         return decision
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
-    async def _score_batch(self, texts: list[str]) -> list[float]:
+    async def _score_batch(self, texts: list[str]) -> list[Optional[float]]:
         return await self._score(texts)
 
-    async def _score(self, texts: list[str]) -> list[float]:
-        return self._core.score(texts)
-
-    def stats(self) -> dict[str, Any]:
-        cache = self._core.cache
-        return {
-            "cache_entries": len(cache),
-            "cache_hits": cache.hits,
-            "cache_misses": cache.misses,
-            "placement": self._cfg.placement,
-        }
+    async def _score(self, texts: list[str]) -> list[Optional[float]]:
+        # A text that cannot be scored gets None; the rest of its batch is scored.
+        return self._core.score_each(texts)
 
 
 class ComplexityRouter(_RouterService):
@@ -84,9 +78,6 @@ class InProcessRouter(_RouterService):
         self.reconfigure(self._cfg.policy.model_dump(mode="json"))
         self._lock = asyncio.Lock()
 
-    async def _score(self, texts: list[str]) -> list[float]:
+    async def _score(self, texts: list[str]) -> list[Optional[float]]:
         async with self._lock:  # one batch at a time: the encoder is single-threaded by design
-            return await asyncio.to_thread(self._core.score, texts)
-
-    async def health(self) -> dict[str, Any]:
-        return self.stats()
+            return await asyncio.to_thread(self._core.score_each, texts)

@@ -100,6 +100,17 @@ class RouterCore:
             self.cache.put(text, score)
         return scores
 
+    def score_each(self, texts: Sequence[str]) -> list[Optional[float]]:
+        """Like `score`, but a text that cannot be scored gets None instead of failing its whole
+        batch (one bad prompt must not reroute the other requests batched with it)."""
+        try:
+            return list(self.score(texts))
+        except Exception:
+            if len(texts) == 1:
+                logger.warning("router could not score a prompt; it falls back to the large tier")
+                return [None]
+        return [self.score_each([text])[0] for text in texts]
+
     def decide(self, score: float, cached: bool = False) -> RouteDecision:
         return decide(score, self.policy.threshold, self.policy.strategy.name, cached)
 

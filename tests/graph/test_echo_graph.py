@@ -18,7 +18,9 @@ def echo_args(threshold: float = 4.0) -> dict:
     tier = {"engine": "echo", "model_source": "echo", "engine_kwargs": {"max_model_len": 200}}
     return {
         "router": {"policy": {"threshold": threshold}},
-        "ingress": {"request_timeout_s": 3, "stream_idle_timeout_s": 3},
+        # These tests provoke tier failures on purpose; the breaker (test_hardening_graph) must not
+        # open on them and fail later requests over to the other tier.
+        "ingress": {"request_timeout_s": 3, "stream_idle_timeout_s": 3, "breaker": {"failure_threshold": 1000}},
         "tiers": {"small": tier, "large": tier},
     }
 

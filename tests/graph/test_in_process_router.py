@@ -43,4 +43,6 @@ def test_in_process_router_routes_without_a_router_deployment(base_url):
 
 def test_in_process_router_health(base_url):
     reply = httpx.get(f"{base_url}/health", timeout=30)
-    assert reply.status_code == 200 and reply.json()["deployments"]["router"] == "ok"
+    body = reply.json()  # readiness: Serve's replica states; the router lives inside the ingress
+    assert reply.status_code == 200 and body["status"] == "ok", body
+    assert "router" not in body["deployments"] and body["deployments"]["small"] == "ok"

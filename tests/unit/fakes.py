@@ -149,3 +149,13 @@ def echo_stream(request: Any) -> list[Any]:
     m = request.model
     # LLMServer batches SSE strings into lists.
     return [[sse(chunk % (m, "hel"))], [sse(chunk % (m, "lo")), sse(usage % m), "data: [DONE]\n\n"]]
+
+
+class Clock:
+    """A settable clock for breakers, buckets and readiness."""
+
+    def __init__(self, now: float = 100.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now

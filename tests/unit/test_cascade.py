@@ -266,3 +266,30 @@ def test_streaming_escalation_streams_the_large_tier():
     assert result.headers[H.ESCALATED] == "yes" and large.requests[0].stream is True
     assert result.attempts[-1].tier == "large" and result.attempts[-1].usage["total_tokens"] == 5
     assert all(json.loads(f[6:])["choices"] for f in frames[:-1])  # usage not requested
+
+
+def test_replay_keeps_requested_logprobs():
+    from serve_app.cascade.replay import replay_frames
+
+    logprobs = {
+        "content": [
+            {"token": "Hi", "logprob": -0.1, "top_logprobs": []},
+            {"token": " there", "logprob": -0.2, "top_logprobs": []},
+        ]
+    }
+    answer = {
+        "id": "x",
+        "model": "small",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "logprobs": logprobs,
+                "message": {"role": "assistant", "content": "Hi there"},
+            }
+        ],
+    }
+    chunks = [json.loads(f[6:]) for f in replay_frames(answer, False)[:-1]]
+    streamed = [t for c in chunks for ch in c["choices"] for t in ((ch.get("logprobs") or {}).get("content") or [])]
+    assert streamed == logprobs["content"]
+    assert "".join(ch["delta"].get("content") or "" for c in chunks for ch in c["choices"]) == "Hi there"

@@ -155,16 +155,23 @@ def test_router_timeout_falls_back_to_large():
 def test_tier_exception_is_503_with_evidence():
     flow, _, _ = make_flow(small=ScriptedHandle(raises=RuntimeError("replica died")))
     with pytest.raises(APIError) as info:
-        run(flow.run(body(content="easy")))
+        run(flow.run(body(model="small", content="easy")))
     assert info.value.status == 503
     assert info.value.headers[H.TIER] == "small"
+
+
+def test_auto_request_whose_tier_fails_is_answered_by_the_other_tier():
+    flow, _, large = make_flow(small=ScriptedHandle(raises=RuntimeError("replica died")))
+    result = run(flow.run(body(content="easy")))
+    assert result.tier == "large" and result.headers[H.DEGRADED] == "small-down"
+    assert result.headers[H.ROUTE_REASON] == "failover" and len(large.requests) == 1
 
 
 def test_tier_timeout_is_503_and_cancels():
     slow = ScriptedHandle(echo_response, delay_s=5)
     flow, _, _ = make_flow(small=slow, timeout_s=0.2)
     with pytest.raises(APIError) as info:
-        run(flow.run(body(content="easy")))
+        run(flow.run(body(model="small", content="easy")))
     assert info.value.status == 503
     assert "0.2s" in info.value.message
     assert slow.cancelled
@@ -182,7 +189,7 @@ def test_engine_client_error_passes_through():
 def test_engine_server_error_is_503():
     flow, _, _ = make_flow(small=ScriptedHandle([engine_error(500, "engine dead")]))
     with pytest.raises(APIError) as info:
-        run(flow.run(body(content="easy")))
+        run(flow.run(body(model="small", content="easy")))
     assert info.value.status == 503
 
 

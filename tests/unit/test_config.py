@@ -179,3 +179,18 @@ def test_operations_files_parse_and_agree():
         assert {k: v for k, v in cluster[node_type]["resources"].items() if k.startswith("tier_")} == {
             k: v for k, v in custom.items() if k.startswith("tier_")
         }
+
+
+def test_profiles_exposed_off_loopback_require_api_keys_and_hide_the_dashboard():
+    """HTTP bound off loopback only with keys on; the dashboard never exposed (gpu.yaml, KubeRay, cluster.yaml)."""
+    service = yaml.safe_load((ROOT / "deployments" / "kuberay-rayservice.yaml").read_text())
+    for name, data in (("gpu.yaml", load_yaml(GPU)), ("kuberay", yaml.safe_load(service["spec"]["serveConfigV2"]))):
+        if data["http_options"]["host"] not in ("127.0.0.1", "localhost", "::1"):
+            (app,) = tier_router_apps(data)
+            assert app.config.ingress.auth.required, name
+    head = service["spec"]["rayClusterConfig"]["headGroupSpec"]
+    assert head["rayStartParams"]["dashboard-host"] == "127.0.0.1"
+    assert all(p["containerPort"] != 8265 for p in head["template"]["spec"]["containers"][0]["ports"])
+    cluster = yaml.safe_load(CLUSTER.read_text())
+    assert not any("0.0.0.0" in command for command in cluster["head_start_ray_commands"])
+    assert "127.0.0.1" in load_yaml(CPU)["http_options"]["host"]

@@ -142,3 +142,21 @@ def test_policy_rejects_unknown_keys_and_strategies():
         RouterPolicy.model_validate({"strategy": {"name": "magic"}})
     with pytest.raises(ValidationError):
         RouterPolicy.model_validate({"threshold": 11})
+
+
+class PickyEncoder(KeywordEncoder):
+    """Fails any batch holding a text it cannot tokenise (as a tokenizer does on a lone surrogate)."""
+
+    def encode(self, texts):
+        if any("\ud800" in t for t in texts):
+            raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+        return super().encode(texts)
+
+
+def test_one_unscorable_text_does_not_fail_its_batch():
+    core = RouterCore(PickyEncoder)
+    core.apply({"strategy": {"name": "exemplar", "simple": ["easy"], "complex": ["hard"]}})
+    scores = core.score_each(["easy one", "x\ud800y", "hard one"])
+    assert scores[1] is None
+    assert scores[0] < 4.0 < scores[2]
+    assert core.cached_score("easy one") == scores[0] and core.cached_score("x\ud800y") is None

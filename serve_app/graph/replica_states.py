@@ -1,0 +1,71 @@
+"""Readiness from the Serve controller: a background poll of the application's replica states.
+
+It never calls a tier (so it never queues behind user traffic). Each snapshot also opens the
+circuit breaker of a tier that has no running replica, so `auto` traffic fails over at once.
+"""
+
+import asyncio
+import logging
+from typing import Callable, Optional
+
+from serve_app.readiness import DeploymentState, Readiness
+
+logger = logging.getLogger(__name__)
+
+
+def fetch_states(app_name: str, deployments: dict[str, str]) -> dict[str, Optional[DeploymentState]]:
+    """{short name: state} for `deployments` ({short name: deployment name}) of `app_name`."""
+    from ray import serve
+
+    app = serve.status().applications.get(app_name)
+    found = app.deployments if app is not None else {}
+    out: dict[str, Optional[DeploymentState]] = {}
+    for short, name in deployments.items():
+        overview = found.get(name)
+        if overview is None:
+            out[short] = None
+            continue
+        running = sum(
+            n for state, n in overview.replica_states.items() if str(getattr(state, "value", state)) == "RUNNING"
+        )
+        out[short] = DeploymentState(str(getattr(overview.status, "value", overview.status)), running)
+    return out
+
+
+class ReplicaStatePoller:
+    """Keeps `readiness` current every `interval_s`; calls `on_down(tier)` for each down tier."""
+
+    def __init__(
+        self,
+        readiness: Readiness,
+        app_name: str,
+        deployments: dict[str, str],
+        interval_s: float,
+        on_down: Callable[[str], None],
+    ):
+        self.readiness = readiness
+        self._app_name = app_name
+        self._deployments = deployments
+        self._interval_s = interval_s
+        self._on_down = on_down
+        self._task: Optional[asyncio.Task] = None
+
+    def ensure_started(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def poll_once(self) -> None:
+        try:
+            states = await asyncio.to_thread(fetch_states, self._app_name, self._deployments)
+        except Exception as exc:  # controller restarting: keep the last snapshot until it is stale
+            self.readiness.failed(type(exc).__name__)
+            logger.warning("replica state poll failed: %s", type(exc).__name__)
+            return
+        self.readiness.update(states)
+        for tier in self.readiness.down_tiers():
+            self._on_down(tier)
+
+    async def _run(self) -> None:
+        while True:
+            await self.poll_once()
+            await asyncio.sleep(self._interval_s)
