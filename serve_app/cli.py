@@ -145,7 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except FileNotFoundError as exc:  # a path the user gave (data, artifact, config): say which, no traceback
+        print(f"tier-router {args.command}: no such file: {exc.filename or exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

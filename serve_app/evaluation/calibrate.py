@@ -57,10 +57,17 @@ def write_threshold(
     return write_settings(config_path, settings, app)
 
 
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a share between 0 and 1 (0.3 means 30%)")
+    return value
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("calibrate", help="threshold that sends a target share of prompts to the large tier")
     p.add_argument("prompts", help="unlabelled prompts: JSONL with a `prompt` field, or text, one per line")
-    p.add_argument("--share", type=float, required=True, help="target share of large-tier calls, 0-1")
+    p.add_argument("--share", type=_share, required=True, help="target share of large-tier calls, 0-1")
     p.add_argument("--config", help="serve config YAML whose router policy (strategy) scores the prompts")
     p.add_argument("--app", help="application name in the serve config (default: every tier-router app)")
     p.add_argument(
@@ -77,21 +84,34 @@ def strategy_config(args: argparse.Namespace):
     if args.strategy:
         return RouterPolicy.model_validate({"strategy": json.loads(args.strategy)}).strategy
     if args.config:
-        from serve_app.serve_config import load_yaml, tier_router_apps
-
-        apps = [a for a in tier_router_apps(load_yaml(args.config)) if not args.app or a.name == args.app]
-        return apps[0].config.router.policy.strategy
+        return _app_config(args).router.policy.strategy
     raise SystemExit("calibrate: give --config or --strategy")
+
+
+def _app_config(args: argparse.Namespace):
+    """The AppConfig of --app (default: the first tier-router app) in --config, or a clear exit."""
+    from serve_app.serve_config import load_yaml, tier_router_apps
+
+    apps = tier_router_apps(load_yaml(args.config))
+    chosen = [a for a in apps if not args.app or a.name == args.app]
+    if not chosen:
+        names = ", ".join(a.name for a in apps) or "none"
+        raise SystemExit(f"calibrate: no tier-router application {args.app!r} in {args.config} (it has: {names})")
+    return chosen[0].config
 
 
 def _encoder_settings(args: argparse.Namespace):
     """The config's router encoder (runtime, long-prompt policy), else the serving default."""
     if not args.config:
         return None
-    from serve_app.serve_config import load_yaml, tier_router_apps
+    return _app_config(args).router.encoder_settings()
 
-    apps = [a for a in tier_router_apps(load_yaml(args.config)) if not args.app or a.name == args.app]
-    return apps[0].config.router.encoder_settings()
+
+def _label_models(text: str) -> tuple[str, str]:
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 2 or not all(parts):
+        raise SystemExit(f"calibrate: --labels takes WEAK_MODEL,STRONG_MODEL, got {text!r}")
+    return parts[0], parts[1]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -101,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.write and not args.config:
         raise SystemExit("calibrate: --write needs --config")
+    if args.labels:
+        _label_models(args.labels)  # checked before any prompt is embedded
     config = strategy_config(args)
     prompts = read_prompts(args.prompts)
     settings = _encoder_settings(args)
@@ -115,8 +137,12 @@ def run(args: argparse.Namespace) -> int:
         "large_share": float(np.mean(scores > threshold)),
     }
     if args.labels:
-        weak, strong = args.labels.split(",")
+        weak, strong = _label_models(args.labels)
         rows = read_rows(args.prompts)
+        missing = sorted({m for r in rows for m in (weak, strong) if m not in r.get("scores", {})})
+        if missing:
+            known = sorted({m for r in rows for m in r.get("scores", {})})
+            raise SystemExit(f"calibrate: --labels names {missing}, not scored by every row (models: {known})")
         w, s = (np.array([float(r["scores"][m]) for r in rows]) for m in (weak, strong))
         result["cascade"] = escalation_share(scores, w, s, threshold)
     if args.write:
