@@ -62,7 +62,7 @@ def _usage_only(frame: str) -> Optional[dict[str, Any]]:
     return data.get("usage") if isinstance(data, dict) and data.get("choices") == [] else None
 
 
-def _frame_error(tier: str, frame: str) -> Optional[APIError]:
+def frame_error(tier: str, frame: str) -> Optional[APIError]:
     """The error an SSE frame carries instead of a chunk (vLLM streams errors this way), or None."""
     payload = sse.payload(frame)
     if not payload.startswith("{") or '"error"' not in payload:
@@ -198,7 +198,7 @@ class TierClient:
         gen, first = await self._first(request, "empty stream")
         first_frames = _frames(first)
         for frame in first_frames[:1]:
-            error = _frame_error(self.name, frame)
+            error = frame_error(self.name, frame)
             if error is not None:
                 _cancel(gen)
                 raise self._failed(error)

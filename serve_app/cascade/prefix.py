@@ -19,7 +19,7 @@ from typing import Any, AsyncIterator, Callable, Optional
 
 from serve_app import sse
 from serve_app.errors import APIError
-from serve_app.tier_client import _frame_error
+from serve_app.tier_client import frame_error
 
 VERDICT_COMMENT = ": tier_router "
 END = object()  # what `read` returns for `data: [DONE]`
@@ -104,7 +104,7 @@ async def hold_prefix(
             break
         if not isinstance(data, dict):
             continue
-        held.error = _frame_error(tier, frame)
+        held.error = frame_error(tier, frame)
         if held.error is not None:
             break
         held.add(data)
