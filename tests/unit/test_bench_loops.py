@@ -82,14 +82,17 @@ def test_batch_pick_keeps_lone_requests_fast():
 
     rows = [
         row("b1-w0ms", 1, 10.0, 12.0),
+        row("b32-w0ms", 1, 8.0, 12.0),  # the same work as b1-w0ms with one caller: faster only by noise
         row("b32-w10ms", 1, 20.0, 22.0),  # best under load, but doubles a lone request's latency
         row("b8-w2ms", 1, 10.5, 13.0),
         row("b1-w0ms", 32, 300.0, 600.0),
+        row("b32-w0ms", 32, 400.0, 700.0),
         row("b32-w10ms", 32, 100.0, 150.0),
         row("b8-w2ms", 32, 150.0, 250.0),
     ]
-    assert router_batching.pick(rows) == "b8-w2ms"
-    assert router_batching.shipped() == "b32-w2ms"
+    assert router_batching.pick(rows, "b1-w0ms") == "b8-w2ms"
+    assert router_batching.pick(rows, "b32-w10ms") == "b32-w10ms"
+    assert router_batching.shipped() == "b1-w0ms"  # RouterPolicy's defaults, as measured
 
 
 def test_minilm_dense_multiply_adds_for_60_tokens():
