@@ -78,6 +78,16 @@ NOTES = """### Reading these results
   also fails the routing-agreement bar. The 2 ms target needs AMX (int8/bf16 tiles, Sapphire Rapids
   or later) or a smaller model; on such a CPU `auto` also picks `openvino-bf16` (OpenVINO uses AMX
   for bf16 where present; not measured here: no AMX machine was available).
+- **Router batching (9).** The router scores one prompt at a time by default (`max_batch_size` 1,
+  `batch_wait_timeout_s` 0). One encoder thread scores no faster in batches (benchmark 1: 62-69
+  medium prompts/s in batches of 32 against 67-72/s one at a time on `onnx-int8`), and a batch pads
+  every prompt to its longest, so with real mixed-length prompts (p50 52 tokens, p90 166) batches of
+  up to 32 cut throughput: in benchmark 9, 32 callers got 41.4 routes/s with batch 1 against 23.7
+  with the old 32 / 2 ms (p50 722 vs 1269 ms, p99 1099 vs 1938 ms), and 8 callers p50 177 vs 220
+  ms, p99 376 vs 526 ms. Batches of 4 / 2 ms were within run-to-run noise of batch 1 at 32 callers
+  (p99 1018 vs 1099 ms in this run, 1411 vs 1120 ms in the run before it, 2026-11-30T10:00) and
+  slower at 8 (p50 223 vs 177 ms), so 1 / 0 ships. Measured with one encoder thread on 2 shared
+  cores; batching with more encoder threads (`torch_threads`) was not measured.
 - **Graph.** tier-router's ingress alone (`tr-small`) costs about what Ray's OpenAiIngress costs;
   the router deployment adds one Serve handle call, and py-spy shows that call's time is Ray Serve's
   own request routing, actor-call and metrics code rather than tier-router's. Benchmark 4 (the
