@@ -7,14 +7,13 @@ throughputs, P99s and qualities of bench/costs.yaml (labelled assumptions).
     .venv/bin/python -m bench.cost --smoke
 """
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 from bench.cost_model import CostModel, compare
 from bench.report import markdown_table
-from bench.serving_report import RESULTS, ROOT, common_args, finish
+from bench.serving_report import RESULTS, ROOT, bench_parser, finish
 
 
 def measured_split(path: Path) -> tuple[float, float, str]:
@@ -30,8 +29,7 @@ def measured_split(path: Path) -> tuple[float, float, str]:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    common_args(p)
+    p = bench_parser(__doc__)
     p.add_argument("--model", default=str(ROOT / "bench" / "costs.yaml"), help="price file (YAML)")
     p.add_argument("--load", default=str(RESULTS / "load.json"), help="load result with the tier split")
     p.add_argument("--large-share", type=float, default=None, help="share routed to large (overrides --load)")

@@ -10,7 +10,6 @@ at the 50/70/90% quantiles of the fp32 scores).
     .venv/bin/python -m bench.encoder_runtimes --smoke    # seconds
 """
 
-import argparse
 import os
 import sys
 import time
@@ -18,7 +17,7 @@ import time
 from bench.encoder_measure import SentenceTransformersEncoder, agreement, interleaved, pick_by_tokens
 from bench.encoder_report import render
 from bench.router_measure import build_core, load_prompts
-from bench.serving_report import common_args, finish
+from bench.serving_report import bench_parser, finish
 
 BACKENDS = ("torch", "onnx-int8", "onnx-fp32", "openvino-bf16", "onnx-vnni-int8")
 BASE = "onnx-int8"
@@ -62,9 +61,7 @@ def long_prompts(encoders: dict, auto: str, texts: list[str], n: int) -> list[di
 
 def main(argv=None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    common_args(p)
-    p.add_argument("--data", default="../shared/data", help="folder of the shared *.jsonl datasets")
+    p = bench_parser(__doc__, shared_data=True)
     p.add_argument("--n", type=int, default=200, help="timed single-prompt calls per backend and length")
     p.add_argument("--agree-n", type=int, default=1000, help="prompts per dataset for the agreement check")
     args = p.parse_args(argv)

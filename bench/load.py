@@ -7,7 +7,6 @@ p99, TTFT of streamed requests, errors, the tier split and the escalation rate (
     .venv/bin/python -m bench.load --smoke      # start-up + a few requests
 """
 
-import argparse
 import asyncio
 import json
 import sys
@@ -19,7 +18,7 @@ import yaml
 from bench import ray_session
 from bench.loadgen import run_load
 from bench.report import markdown_table
-from bench.serving_report import ROOT, common_args, finish
+from bench.serving_report import bench_parser, finish, int_list
 
 
 def deploy(config: Path, backend: str | None, cascade: dict | None = None) -> int:
@@ -113,27 +112,22 @@ def render(steps: list[dict], args) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    common_args(p)
-    p.add_argument("--config", default=str(ROOT / "deployments" / "cpu.yaml"), help="serve config")
+    p = bench_parser(__doc__, serve_config=True)
     p.add_argument("--backend", default=None, choices=["torch", "onnx-int8"], help="override the router encoder")
     p.add_argument("--levels", default="1,4,8", help="client concurrency levels")
     p.add_argument("--requests", type=int, default=48, help="most requests per step")
     p.add_argument("--max-seconds", type=float, default=120.0, help="most seconds per step")
     p.add_argument("--max-tokens", type=int, default=32, help="max_tokens per request")
     p.add_argument("--stream-every", type=int, default=2, help="stream every Nth request (0: never)")
-    p.add_argument("--data", default="../shared/data/routellm_mtbench.jsonl", help="prompt file (JSONL)")
     args = p.parse_args(argv)
-    levels = [int(x) for x in args.levels.split(",")]
+    levels = int_list(args.levels)
     if args.smoke:
         levels, args.requests, args.max_seconds, args.max_tokens = [2], 4, 60.0, 8
     texts = prompts(Path(args.data), 80)
     start = time.perf_counter()
-    try:
-        port = deploy(Path(args.config), args.backend)
-        steps = asyncio.run(sweep(port, levels, texts, args))
-    finally:
-        ray_session.stop()
+    steps = ray_session.run(
+        lambda: deploy(Path(args.config), args.backend), lambda port: asyncio.run(sweep(port, levels, texts, args))
+    )
     md = render(steps, args)
     return finish(
         args,

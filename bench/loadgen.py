@@ -8,7 +8,7 @@ accepted, so a benchmark can never load someone else's server.
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Awaitable, Callable, Optional, Sequence
 from urllib.parse import urlparse
 
 from bench.stats import summarize
@@ -70,6 +70,17 @@ def check_loopback(url: str) -> None:
         raise ValueError(f"load is only ever sent to loopback addresses, not {host!r}")
 
 
+def _sample(start: float, resp: Any, ttft: Optional[float] = None) -> Sample:
+    return Sample(
+        time.perf_counter() - start,
+        resp.status_code,
+        ttft,
+        resp.headers.get(TIER_HEADER),
+        resp.headers.get(ESCALATED_HEADER),
+        None if resp.status_code == 200 else f"HTTP {resp.status_code}",
+    )
+
+
 async def _one(client: Any, url: str, body: dict[str, Any], timeout_s: float) -> Sample:
     start = time.perf_counter()
     try:
@@ -77,14 +88,7 @@ async def _one(client: Any, url: str, body: dict[str, Any], timeout_s: float) ->
             return await _one_stream(client, url, body, timeout_s, start)
         resp = await client.post(url, json=body, timeout=timeout_s)
         await resp.aread()
-        return Sample(
-            time.perf_counter() - start,
-            resp.status_code,
-            None,
-            resp.headers.get(TIER_HEADER),
-            resp.headers.get(ESCALATED_HEADER),
-            None if resp.status_code == 200 else f"HTTP {resp.status_code}",
-        )
+        return _sample(start, resp)
     except Exception as exc:  # every failure is counted, never raised
         return Sample(time.perf_counter() - start, 0, error=type(exc).__name__)
 
@@ -95,14 +99,7 @@ async def _one_stream(client: Any, url: str, body: dict[str, Any], timeout_s: fl
         async for line in resp.aiter_lines():
             if ttft is None and _has_content(line):
                 ttft = time.perf_counter() - start
-        return Sample(
-            time.perf_counter() - start,
-            resp.status_code,
-            ttft,
-            resp.headers.get(TIER_HEADER),
-            resp.headers.get(ESCALATED_HEADER),
-            None if resp.status_code == 200 else f"HTTP {resp.status_code}",
-        )
+        return _sample(start, resp, ttft)
 
 
 def _has_content(line: str) -> bool:
@@ -110,6 +107,43 @@ def _has_content(line: str) -> bool:
     chunk = sse.json_payload(line)
     choices = chunk.get("choices") if isinstance(chunk, dict) else None
     return any((c.get("delta") or {}).get("content") for c in choices or [])
+
+
+async def timed(call: Callable[[], Awaitable[Any]]) -> Sample:
+    """A non-HTTP call's outcome (a Serve handle call): status 200 when it returned, 0 and the
+    exception's name when it raised; never raises."""
+    start = time.perf_counter()
+    try:
+        await call()
+        return Sample(time.perf_counter() - start, 200)
+    except Exception as exc:
+        return Sample(time.perf_counter() - start, 0, error=type(exc).__name__)
+
+
+def _check_bounds(concurrency: int, max_requests: int, max_duration_s: float) -> None:
+    if concurrency < 1 or max_requests < 1 or max_duration_s <= 0:
+        raise ValueError("concurrency, max_requests and max_duration_s must be positive")
+
+
+async def closed_loop(
+    call: Callable[[int], Awaitable[Sample]], concurrency: int, max_requests: int, max_duration_s: float
+) -> LoadResult:
+    """`concurrency` workers await `call(i)` back to back for i = 0, 1, ... until `max_requests`
+    calls have started or `max_duration_s` has passed."""
+    _check_bounds(concurrency, max_requests, max_duration_s)
+    counter = iter(range(max_requests))
+    samples: list[Sample] = []
+    start = time.perf_counter()
+    deadline = start + max_duration_s
+
+    async def worker() -> None:
+        for i in counter:
+            if time.perf_counter() >= deadline:
+                return
+            samples.append(await call(i))
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return LoadResult(concurrency, time.perf_counter() - start, samples)
 
 
 async def run_load(
@@ -121,28 +155,37 @@ async def run_load(
     timeout_s: float = 60.0,
     client: Any = None,
 ) -> LoadResult:
-    """Closed loop: `concurrency` workers, at most `max_requests` requests and `max_duration_s`."""
+    """Closed loop of HTTP requests: `concurrency` workers, at most `max_requests` requests and
+    `max_duration_s`."""
     check_loopback(url)
-    if concurrency < 1 or max_requests < 1 or max_duration_s <= 0:
-        raise ValueError("concurrency, max_requests and max_duration_s must be positive")
+    _check_bounds(concurrency, max_requests, max_duration_s)
     import httpx
 
     own = client is None
     client = client or httpx.AsyncClient(limits=httpx.Limits(max_connections=concurrency + 4))
-    counter = iter(range(max_requests))
-    samples: list[Sample] = []
-    start = time.perf_counter()
-    deadline = start + max_duration_s
-
-    async def worker() -> None:
-        for i in counter:
-            if time.perf_counter() >= deadline:
-                return
-            samples.append(await _one(client, url, make_body(i), timeout_s))
-
     try:
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return await closed_loop(
+            lambda i: _one(client, url, make_body(i), timeout_s), concurrency, max_requests, max_duration_s
+        )
     finally:
         if own:
             await client.aclose()
-    return LoadResult(concurrency, time.perf_counter() - start, samples)
+
+
+async def interleaved(
+    run: Callable[[str, int, str], Awaitable[LoadResult]], names: Sequence[str], levels: Sequence[int], rounds: int
+) -> dict[tuple[str, int], LoadResult]:
+    """`run(name, level, tag)` for every name at every level, `rounds` times, the order of names
+    rotated each round so machine drift hits all alike; the rounds' results merged per (name, level)."""
+    merged: dict[tuple[str, int], LoadResult] = {}
+    for rnd in range(rounds):
+        for level in levels:
+            shift = rnd % len(names)
+            for name in [*names[shift:], *names[:shift]]:
+                res = await run(name, level, f"r{rnd}c{level}")
+                print(f"  round {rnd} c={level:3} {name:11} {res.summary()['p50_ms']:.2f} ms p50", flush=True)
+                prev = merged.get((name, level))
+                if prev is not None:
+                    res = LoadResult(level, prev.wall_s + res.wall_s, prev.samples + res.samples)
+                merged[(name, level)] = res
+    return merged

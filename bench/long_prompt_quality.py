@@ -11,7 +11,6 @@ collapse to one vector when cut at 254 tokens).
     .venv/bin/python -m bench.long_prompt_quality --smoke    # small sample
 """
 
-import argparse
 import os
 import sys
 import time
@@ -21,7 +20,7 @@ import numpy as np
 import yaml
 
 from bench.report import markdown_table
-from bench.serving_report import ROOT, common_args, finish
+from bench.serving_report import ROOT, bench_parser, finish
 from serve_app.config import RouterConfig
 from serve_app.evaluation.dataset import load_labelled
 from serve_app.evaluation.embeddings import EmbeddingStore
@@ -111,8 +110,7 @@ def render(rows: list[dict]) -> str:
 
 def main(argv=None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    common_args(p)
+    p = bench_parser(__doc__)
     p.add_argument("--suite", default=str(ROOT / "bench" / "suite.yaml"), help="datasets and model pairs")
     p.add_argument("--limit", type=int, default=2000, help="most long prompts per dataset")
     args = p.parse_args(argv)

@@ -4,8 +4,12 @@ any vLLM engine process this run started (found among this process's descendants
 import os
 import signal
 import socket
+from typing import Callable, TypeVar
 
 import psutil
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def free_port() -> int:
@@ -59,3 +63,12 @@ def stop() -> None:
                 proc.send_signal(signal.SIGKILL)
             except psutil.Error:
                 pass
+
+
+def run(deploy: Callable[[], T], measure: Callable[[T], R]) -> R:
+    """`measure(deploy())`, where `deploy` starts this private Ray (`start`) and deploys; Ray and this
+    run's engines are stopped afterwards whatever happened (every Ray benchmark's run)."""
+    try:
+        return measure(deploy())
+    finally:
+        stop()

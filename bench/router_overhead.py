@@ -6,7 +6,6 @@ plus the two backends' agreement (cosine, routing decisions) on the shared datas
     .venv/bin/python -m bench.router_overhead --smoke    # seconds
 """
 
-import argparse
 import os
 import sys
 import time
@@ -27,7 +26,7 @@ from bench.router_measure import (
     measure_single,
     profile_scoring,
 )
-from bench.serving_report import common_args, finish
+from bench.serving_report import bench_parser, finish
 from serve_app.routing.policy import DEFAULT_THRESHOLD
 
 BACKENDS = ("torch", "onnx-int8")
@@ -148,9 +147,7 @@ def render(rows, cache, agree, verdict, profile) -> str:
 
 def main(argv=None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    common_args(p)
-    p.add_argument("--data", default="../shared/data", help="folder of the shared *.jsonl datasets")
+    p = bench_parser(__doc__, shared_data=True)
     p.add_argument("--n", type=int, default=60, help="timed single-prompt calls per cell")
     p.add_argument("--batch", type=int, default=32, help="prompts per batched call")
     p.add_argument("--batches", type=int, default=4, help="timed batched calls per cell")

@@ -14,7 +14,6 @@ shipped k; escalated p50 <= small time-to-k-th-token p50 + large TTFT p50.
     .venv/bin/python -m bench.stream_cascade [--rounds 3] [--smoke]
 """
 
-import argparse
 import json
 import sys
 import time
@@ -26,7 +25,7 @@ import numpy as np
 from bench import ray_session
 from bench.load import deploy, prompts
 from bench.report import markdown_table
-from bench.serving_report import ROOT, common_args, finish
+from bench.serving_report import bench_parser, finish, int_list
 from serve_app.cascade.policy import CascadePolicy
 
 
@@ -173,16 +172,13 @@ def render(summary: dict, args) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    common_args(p)
-    p.add_argument("--config", default=str(ROOT / "deployments" / "cpu.yaml"), help="serve config")
+    p = bench_parser(__doc__, serve_config=True)
     p.add_argument("--ks", default="1,2,4,8", help="prefix lengths to measure")
     p.add_argument("--rounds", type=int, default=3, help="passes over the prompts")
     p.add_argument("--prompts", type=int, default=8, help="prompts per round")
     p.add_argument("--max-tokens", type=int, default=64, help="max_tokens per request")
-    p.add_argument("--data", default="../shared/data/routellm_mtbench.jsonl", help="prompt file (JSONL)")
     args = p.parse_args(argv)
-    ks = [int(k) for k in args.ks.split(",")]
+    ks = int_list(args.ks)
     if args.smoke:
         args.rounds, args.prompts, ks = 1, 2, [1, 4]
     shipped = CascadePolicy().prefix_tokens
@@ -190,11 +186,10 @@ def main(argv=None) -> int:
         ks = sorted([*ks, shipped])
     texts = prompts(Path(args.data), args.prompts)
     start = time.perf_counter()
-    try:
-        port = deploy(Path(args.config), None, {"mode": "cascade_only"})
-        samples = measure(port, texts, ks, args.rounds, args.max_tokens)
-    finally:
-        ray_session.stop()
+    samples = ray_session.run(
+        lambda: deploy(Path(args.config), None, {"mode": "cascade_only"}),
+        lambda port: measure(port, texts, ks, args.rounds, args.max_tokens),
+    )
     summary = summarise(samples, ks, shipped)
     return finish(
         args,

@@ -56,7 +56,7 @@ class _RouterService:
         self._metrics.record(decision, time.perf_counter() - start, self._core.cache)
         return decision
 
-    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
+    @serve.batch(max_batch_size=1, batch_wait_timeout_s=0.0)  # RouterPolicy's defaults; set by reconfigure
     async def _score_batch(self, texts: list[str]) -> list[Optional[float]]:
         return await self._score(texts)
 

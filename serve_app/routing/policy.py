@@ -28,7 +28,12 @@ class RouterPolicy(StrictModel):
         description="Text that is scored: last_user (default), all_user, or conversation. Text parts only.",
     )
     cache_size: int = Field(10_000, ge=0, description="Scores kept in the LRU cache; 0 disables it.")
-    max_batch_size: int = Field(32, ge=1, description="Most prompts scored in one encoder batch.")
+    max_batch_size: int = Field(
+        1,
+        ge=1,
+        description="Most prompts scored in one encoder batch. 1 by measurement (bench/router_batching.py): "
+        "one encoder thread scores no faster in batches, and a batch pads every prompt to its longest.",
+    )
     batch_wait_timeout_s: float = Field(
-        0.002, ge=0.0, description="Longest wait for a batch to fill before scoring it."
+        0.0, ge=0.0, description="Longest wait for a batch to fill before scoring it (0: score what is queued)."
     )
