@@ -19,16 +19,16 @@ export PATH="$VENV/bin:$PATH" HF_HUB_OFFLINE=1 RAY_BIN="$VENV/bin/ray" RAY_TEMP_
 export RAY_PORT="${RAY_PORT:-6379}" TIER_ROUTER_DEMO_RUN="$OUT"   # marks every process this run starts
 source scripts/ray_env.sh
 
-python - "$OUT" "$PORT" "${JUDGE_MAX_TOKENS:-24}" <<'EOF'
-import sys, yaml
-out, port, judge_tokens = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-config = yaml.safe_load(open("deployments/cpu.yaml"))
-config["http_options"]["port"] = port
-config["applications"][0]["args"]["ingress"]["shadow"] = {
-    "sample_rate": 1.0, "max_in_flight": 16, "store_prompts": True, "store_path": f"{out}/pairs.sqlite",
-    "judge": {"sample_rate": 1.0, "max_in_flight": 16, "calls_per_hour": 100000, "max_tokens": judge_tokens},
-}
-yaml.safe_dump(config, open(f"{out}/serve.yaml", "w"), sort_keys=False)
+cp deployments/cpu.yaml "$OUT/serve.yaml"   # then written in place, comments kept, as retrain does
+sed -i "s/^  port: 8000$/  port: $PORT/" "$OUT/serve.yaml"
+python - "$OUT" "${JUDGE_MAX_TOKENS:-24}" <<'EOF'
+import sys
+from pathlib import Path
+from serve_app.config_writer import write_settings
+out, judge_tokens = sys.argv[1], int(sys.argv[2])
+judge = {"sample_rate": 1.0, "max_in_flight": 16, "calls_per_hour": 100000, "max_tokens": judge_tokens}
+shadow = {"sample_rate": 1.0, "max_in_flight": 16, "store_prompts": True, "store_path": f"{out}/pairs.sqlite"}
+write_settings(Path(out) / "serve.yaml", {("ingress", "shadow"): {**shadow, "judge": judge}})
 EOF
 
 stop_all() {  # Ray's own stop, then whatever this run started that outlived it (vLLM engines), by pid

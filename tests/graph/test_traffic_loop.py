@@ -116,6 +116,10 @@ def test_the_loop_promotes_a_winner_then_refuses_a_candidate_that_does_not_win(l
     math = [r for r in rows if r["category"] == "math"]
     assert math and all(r["outcome"] == "large" for r in math)
     assert all(r["outcome"] == "tie" for r in rows if r["category"] == "support")
+    # a small answer asked in shadow carries the live cascade method's confidence (from its logprobs)
+    shadow_small = [r for r in rows if r["routed_tier"] == "large"]
+    assert all(r["confidence_method"] == "logprobs" and 0 < r["confidence"] <= 1 for r in shadow_small)
+    assert all(r["confidence"] is None for r in rows if r["routed_tier"] == "small")  # route_only: not judged
 
     pairs = tmp / "pairs.jsonl"
     assert cli(["shadow-export", str(store), "--out", str(pairs), "--test-share", "0.25"]) == 0
@@ -141,6 +145,7 @@ def test_the_loop_promotes_a_winner_then_refuses_a_candidate_that_does_not_win(l
     assert cli(common + ["--dry-run"]) == 0
     dry = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert dry["decision"]["promote"] and config.read_text() == before  # dry run: shows, writes nothing
+    assert dry["cascade"] == {"refitted": False, "note": "cascade mode route_only: not refitted"}
     assert cli(common) == 0
     promoted = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert promoted["decision"]["promote"] and promoted["decision"]["ci_low"] > 0
