@@ -79,7 +79,7 @@ def _row(scored, running_quality: float) -> dict:
     return {
         "policy": scored.name,
         "threshold": round(scored.threshold, 4),
-        "cascade_threshold": None if scored.cascade_threshold is None else round(scored.cascade_threshold, 4),
+        "cascade_threshold": None if scored.cascade_threshold is None else round(scored.cascade_threshold, 6),
         "large_share": round(scored.large_share, 4),
         "escalated": round(scored.escalated_share, 4),
         "quality": round(q, 4),
@@ -127,7 +127,7 @@ def _cascade_summary(cascade, note: str, refit) -> dict:
         "running_threshold": cascade.threshold,
         "missing_confidences": cascade.missing,
         "route_threshold": round(point.route_threshold, 4),
-        "cascade_threshold": round(point.cascade_threshold, 4),
+        "cascade_threshold": round(point.cascade_threshold, 6),
         "train_target_share": round(point.target_share, 4),
         "train_quality": round(point.train_quality, 4),
         "note": scored.note,
@@ -207,7 +207,7 @@ def _print_table(result: dict) -> None:
     head = f"{'threshold':>10}{'cascade':>9}{'large share':>13}{'escalated':>11}{'quality':>9}{'vs running':>12}"
     print(f"{'policy':<18}{head}")
     for row in result["policies"]:
-        cascade = "-" if row["cascade_threshold"] is None else f"{row['cascade_threshold']:.3f}"
+        cascade = "-" if row["cascade_threshold"] is None else f"{row['cascade_threshold']:.4g}"
         print(
             f"{row['policy']:<18}{row['threshold']:>10.3f}{cascade:>9}{row['large_share']:>13.1%}"
             f"{row['escalated']:>11.1%}{row['quality']:>9.4f}{row['vs_running']:>+12.4f}"
@@ -236,7 +236,7 @@ def _write(args: argparse.Namespace, result: dict, promoted: str, best, refit) -
         settings = {("router", "policy", "strategy"): strategy, ("router", "policy", "threshold"): threshold}
         written = {"strategy": strategy, "threshold": threshold}
     else:
-        route, cascade = round(refit.threshold, 4), round(refit.cascade_threshold, 4)
+        route, cascade = round(refit.threshold, 4), round(refit.cascade_threshold, 6)
         settings = {("router", "policy", "threshold"): route, ("ingress", "cascade", "threshold"): cascade}
         written = {"threshold": route, "cascade_threshold": cascade}
     apps = write_settings(Path(args.config), settings, result["app"])
