@@ -236,7 +236,7 @@ def _write(args: argparse.Namespace, result: dict, promoted: str, best, refit) -
         settings = {("router", "policy", "strategy"): strategy, ("router", "policy", "threshold"): threshold}
         written = {"strategy": strategy, "threshold": threshold}
     else:
-        route, cascade = round(refit.threshold, 4), round(refit.cascade_threshold, 6)
+        route, cascade = float(refit.threshold), float(refit.cascade_threshold)  # as evaluated, unrounded
         settings = {("router", "policy", "threshold"): route, ("ingress", "cascade", "threshold"): cascade}
         written = {"threshold": route, "cascade_threshold": cascade}
     apps = write_settings(Path(args.config), settings, result["app"])
