@@ -48,10 +48,15 @@ until curl -sf "http://127.0.0.1:$PORT/health" | grep -q '"status":"ok"'; do
   [ $(($(date +%s) - START)) -lt 900 ] || { echo "not ready after 900 s"; exit 1; }
   sleep 5
 done
-# The ingress imports vLLM's request model on its first request, which stalls it for seconds: do
-# that with a request vLLM rejects (400, no tier called, no pair recorded) before the traffic.
-curl -s -o /dev/null -w "warm-up: HTTP %{http_code}\n" "http://127.0.0.1:$PORT/v1/chat/completions" \
-  -H 'content-type: application/json' -d '{"model": "small", "seed": "x", "messages": [{"role": "user", "content": "hi"}]}'
+# Warm-up, recording no pair: the ingress imports vLLM's request model on its first request (a
+# request vLLM rejects: 400, no tier called), and each tier's breaker, tripped while the tier was
+# starting, closes on one successful probe (a streamed direct answer, never shadowed).
+post() { curl -s -o /dev/null -w "%{http_code}" "http://127.0.0.1:$PORT/v1/chat/completions" \
+  -H 'content-type: application/json' -d "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], $1}"; }
+echo "warm-up: HTTP $(post '"model": "small", "seed": "x"')"
+for tier in small large; do
+  until [ "$(post "\"model\": \"$tier\", \"stream\": true, \"max_tokens\": 1")" = 200 ]; do sleep 2; done
+done
 READY=$(date +%s)
 python scripts/replay_traffic.py "http://127.0.0.1:$PORT" "${FILES[@]}" \
   --concurrency "${CONCURRENCY:-4}" --max-tokens "${MAX_TOKENS:-32}" | tee "$OUT/replay.json"
