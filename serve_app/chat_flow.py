@@ -45,6 +45,9 @@ class ChatResult:
     cascade_judged: bool = False
     request_body: dict[str, Any] = field(default_factory=dict)  # parsed, extension field removed
     prefix: Any = None  # cascade.streaming.PrefixDecision, when a streamed answer was judged on a prefix
+    confidence: Optional[float] = None  # the cascade's confidence in the small answer (unrounded)
+    confidence_method: Optional[str] = None  # the method that computed it, when the cascade ran
+    discarded_small: Optional[dict[str, Any]] = None  # the whole small answer an escalation replaced
 
     @property
     def reached_large(self) -> bool:
@@ -176,6 +179,9 @@ class ChatFlow:
                     True,
                     body,
                     outcome.prefix,
+                    outcome.confidence,
+                    outcome.method,
+                    outcome.discarded_answer,
                 )
             attempt = Attempt(route.tier)
             result = ChatResult(

@@ -53,6 +53,7 @@ class CascadeOutcome:
     body: Optional[dict[str, Any]] = None
     stream: Optional[AsyncIterator[str]] = None
     answer: Optional[dict[str, Any]] = None  # the small answer returned, when it was
+    discarded_answer: Optional[dict[str, Any]] = None  # the small answer an escalation replaced
     prefix: Any = None  # streaming.PrefixDecision, when a streamed answer was judged on a prefix
 
     def headers(self) -> dict[str, str]:
@@ -183,6 +184,7 @@ class Cascade:
         confidence = attempts[0].confidence
         large = Attempt(LARGE)
         outcome = CascadeOutcome(LARGE, True, reason, call.policy.method, confidence, [*attempts, large])
+        outcome.discarded_answer = small_answer
         try:
             if call.stream:
                 request = self.request_factory(with_tier_usage(call.body))

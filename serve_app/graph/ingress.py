@@ -61,8 +61,11 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return _error_response(internal_error(request_id), request_id)
 
 
-def build_observer(cfg: IngressConfig, tiers: dict[str, TierClient], make_request: Any) -> RequestObserver:
-    """Metrics, alarm and (if sampled) shadow A/B, with its judge, for this replica."""
+def build_observer(
+    cfg: IngressConfig, tiers: dict[str, TierClient], make_request: Any, cascade_policy: Any = None
+) -> RequestObserver:
+    """Metrics, alarm and (if sampled) shadow A/B, with its judge, for this replica;
+    `cascade_policy()` is the live cascade policy (shadow small answers get its confidence)."""
     metrics = IngressMetrics()
     shadow = None
     if cfg.shadow.sample_rate > 0:
@@ -76,6 +79,7 @@ def build_observer(cfg: IngressConfig, tiers: dict[str, TierClient], make_reques
             make_request,
             on_event=lambda event: metrics.shadow.inc(tags={"outcome": event}),
             on_pair=judge_recorded_pairs(judge),
+            cascade_policy=cascade_policy,
         )
     alarm = LargeShareAlarm(cfg.alarm.large_share_ceiling, cfg.alarm.window_s, cfg.alarm.min_requests)
     return RequestObserver(metrics, alarm, cfg.costs, shadow)
@@ -139,7 +143,7 @@ class TierRouterIngress:
             route, tiers, _chat_request, cfg.router_timeout_s, cfg.cascade, cfg.limits, cfg.request_timeout_s
         )
         self._created = int(time.time())
-        self._observer = build_observer(cfg, tiers, self._flow.make_request)
+        self._observer = build_observer(cfg, tiers, self._flow.make_request, lambda: self._flow.cascade_policy)
         self._poller = ReplicaStatePoller(
             Readiness(),
             _app_name(),

@@ -5,9 +5,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from serve_app import headers as H
 from serve_app.operations.alarm import LargeShareAlarm, RollingShare
-from serve_app.operations.shadow_runner import ShadowRunner
+from serve_app.operations.shadow_runner import ShadowRunner, answer_text
 from serve_app.vocabulary import LARGE, SMALL, AnswerReason, Tier
 
 logger = logging.getLogger(__name__)
@@ -34,11 +33,11 @@ def shadowable_answer(result: Any) -> Optional[dict]:
     return None
 
 
-def _confidence(headers: dict[str, str]) -> Optional[float]:
-    try:
-        return float(headers[H.CONFIDENCE])
-    except (KeyError, ValueError):
+def escalated_pair(result: Any) -> Optional[tuple[str, str]]:
+    """(small, large) answer texts of a whole escalated answer: the pair is already paid for."""
+    if result.reason != AnswerReason.ESCALATED or result.body is None or result.discarded_small is None:
         return None
+    return answer_text(result.discarded_small), answer_text(result.body)
 
 
 class RequestObserver:
@@ -72,11 +71,19 @@ class RequestObserver:
         if result.cascade_judged:
             self.escalations.observe(result.reason == AnswerReason.ESCALATED)
             self.metrics.escalation_rate.set(self.escalations.share)
+        if self.shadow is not None:
+            self._shadow(result, latency_s)
+
+    def _shadow(self, result: Any, latency_s: float) -> None:
+        confidence = (result.confidence, result.confidence_method)
+        escalated = escalated_pair(result)
+        if escalated is not None:
+            self.shadow.maybe_record(result.request_body, *escalated, result.route_score, *confidence)
+            return
         answer = shadowable_answer(result)
-        if self.shadow is not None and answer is not None:
-            content = (answer["choices"][0].get("message") or {}).get("content") or ""
+        if answer is not None:
             self.shadow.maybe_start(
-                result.request_body, result.tier, content, latency_s, result.route_score, _confidence(result.headers)
+                result.request_body, result.tier, answer_text(answer), latency_s, result.route_score, *confidence
             )
 
     def error(self, status: int) -> None:

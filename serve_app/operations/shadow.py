@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _PAIR_COLUMNS = """id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, prompt_sha256 TEXT NOT NULL,
     prompt TEXT, small_answer TEXT, large_answer TEXT, small_latency_s REAL, large_latency_s REAL,
     agreement REAL NOT NULL, route_score REAL, small_answer_sha256 TEXT, large_answer_sha256 TEXT,
-    routed_tier TEXT, category TEXT, confidence REAL"""
+    routed_tier TEXT, category TEXT, confidence REAL, confidence_method TEXT"""
 _V0_COLUMNS = (
     "id, ts, prompt_sha256, prompt, small_answer, large_answer, small_latency_s, large_latency_s, "
     "agreement, route_score"
@@ -58,22 +58,25 @@ class ShadowPair:
     route_score: Optional[float] = None
     routed_tier: Optional[str] = None  # the tier whose answer the client got
     category: Optional[str] = None  # the request's `metadata.category`, when it had one
-    confidence: Optional[float] = None  # the cascade's confidence in the small answer, when judged
+    confidence: Optional[float] = None  # confidence in the small answer under `confidence_method`
+    confidence_method: Optional[str] = None  # the cascade method that computed it (None: no confidence)
 
 
 def migrate(db: sqlite3.Connection) -> None:
     """Bring a store of any earlier version to SCHEMA_VERSION (in one transaction)."""
     db.execute("BEGIN IMMEDIATE")
     version = db.execute("PRAGMA user_version").fetchone()[0]
+    exists = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='pairs'").fetchone()
+    if version < SCHEMA_VERSION and not exists:
+        db.execute(f"CREATE TABLE pairs ({_PAIR_COLUMNS})")
+    elif version == 0:  # v0: answers were NOT NULL and the newer columns missing: rebuild the table
+        db.execute(f"CREATE TABLE pairs_new ({_PAIR_COLUMNS})")
+        db.execute(f"INSERT INTO pairs_new ({_V0_COLUMNS}) SELECT {_V0_COLUMNS} FROM pairs")
+        db.execute("DROP TABLE pairs")
+        db.execute("ALTER TABLE pairs_new RENAME TO pairs")
+    elif version == 1:  # v1 lacked the method of the recorded confidence
+        db.execute("ALTER TABLE pairs ADD COLUMN confidence_method TEXT")
     if version < SCHEMA_VERSION:
-        exists = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='pairs'").fetchone()
-        if exists:  # v0: answers were NOT NULL and the newer columns missing: rebuild the table
-            db.execute(f"CREATE TABLE pairs_v1 ({_PAIR_COLUMNS})")
-            db.execute(f"INSERT INTO pairs_v1 ({_V0_COLUMNS}) SELECT {_V0_COLUMNS} FROM pairs")
-            db.execute("DROP TABLE pairs")
-            db.execute("ALTER TABLE pairs_v1 RENAME TO pairs")
-        else:
-            db.execute(f"CREATE TABLE pairs ({_PAIR_COLUMNS})")
         db.execute(_VERDICTS)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     db.execute("COMMIT")
@@ -121,13 +124,14 @@ class ShadowStore:
             pair.routed_tier,
             pair.category,
             pair.confidence,
+            pair.confidence_method if pair.confidence is not None else None,
         )
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             cursor = db.execute(
                 "INSERT INTO pairs (ts, prompt_sha256, prompt, small_answer, large_answer, small_latency_s, "
                 "large_latency_s, agreement, route_score, small_answer_sha256, large_answer_sha256, routed_tier, "
-                "category, confidence) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "category, confidence, confidence_method) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 row,
             )
             oldest_kept = "(SELECT MAX(id) FROM pairs) - ?"

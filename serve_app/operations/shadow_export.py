@@ -3,8 +3,10 @@
 Label `judge` (default): the judge's verdict, `scores: {small, large}` in [0, 1] (pairwise: win 1,
 tie 0.5, loss 0; graded: rating / 10); pairs never judged, or with an unparsable verdict, are left
 out and counted. Label `agreement`: the cheap fallback, token-F1 of the two answers as the small
-model's score and 1.0 as the large model's. Rows carry `ts`; `--since/--until` pick a window and
-the newest slice (`--test-since`, or `--test-share` of the rows) is marked `split: test`.
+model's score and 1.0 as the large model's. Rows carry `ts`, the route score and the small
+answer's cascade `confidence` with its `confidence_method` (null when none was recorded);
+`--since/--until` pick a window and the newest slice (`--test-since`, or `--test-share` of the
+rows) is marked `split: test`.
 """
 
 import json
@@ -71,6 +73,8 @@ def export_pairs(
                         "scores": scores,
                         "ts": row["ts"],
                         "route_score": row["route_score"],
+                        "confidence": row["confidence"],
+                        "confidence_method": row["confidence_method"] if row["confidence"] is not None else None,
                         "label": label if label == "agreement" else row["verdict_mode"],
                     }
                 )

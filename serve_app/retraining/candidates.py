@@ -13,7 +13,7 @@ from serve_app.evaluation.embeddings import EmbeddingStore
 from serve_app.evaluation.evaluate import CachedEncoder
 from serve_app.evaluation.heldout import Embedded, heldout_scores
 from serve_app.evaluation.training import TrainingRows, fit, predict
-from serve_app.retraining.gate import routed_quality
+from serve_app.retraining.gate import reaches_large, routed_quality
 from serve_app.retraining.operating_point import HeldOutPairs, OperatingPointTuner, RunningPoint
 from serve_app.routing.learned import RouterArtifact
 from serve_app.routing.strategies import build_scorer, needs_encoder
@@ -62,17 +62,32 @@ class Scored:
     quality: np.ndarray  # per held-out prompt
     artifact: RouterArtifact | None = None
     note: str = ""
+    confidence: np.ndarray | None = None  # the small answers' recorded cascade confidence
+    cascade_threshold: float | None = None  # None: the cascade is not accounted
 
     @property
     def large_share(self) -> float:
-        return float(np.mean(self.scores > self.threshold))
+        """Share answered by the large tier: routed there, or escalated."""
+        return float(np.mean(reaches_large(self.scores, self.threshold, self.confidence, self.cascade_threshold)))
+
+    @property
+    def escalated_share(self) -> float:
+        return self.large_share - float(np.mean(self.scores > self.threshold))
 
 
 def score_candidate(
-    kind: str, train: Embedded, test: Embedded, running: RunningPoint, tuner: OperatingPointTuner
+    kind: str,
+    train: Embedded,
+    test: Embedded,
+    running: RunningPoint,
+    tuner: OperatingPointTuner,
+    cascade: tuple[np.ndarray, float] | None = None,
 ) -> Scored:
+    """`cascade`: the held-out rows' confidences and the running cascade threshold, which the
+    candidate keeps (its escalations count as large answers)."""
     artifact = fit(kind, training_rows(train))
     scores = predict(artifact, test.vectors, test.data.prompts)
     point = tuner.tune(scores, HeldOutPairs(test.data.weak, test.data.strong), running)
-    quality = routed_quality(scores, point.router_threshold, test.data.weak, test.data.strong)
-    return Scored(kind, scores, point.router_threshold, quality, artifact, point.note)
+    confidence, t_conf = cascade or (None, None)
+    quality = routed_quality(scores, point.router_threshold, test.data.weak, test.data.strong, confidence, t_conf)
+    return Scored(kind, scores, point.router_threshold, quality, artifact, point.note, confidence, t_conf)

@@ -2,13 +2,35 @@
 traffic by a set margin AND a paired bootstrap confidence interval of the difference excludes 0."""
 
 from dataclasses import asdict, dataclass
+from typing import Optional
 
 import numpy as np
 
 
-def routed_quality(scores: np.ndarray, threshold: float, small: np.ndarray, large: np.ndarray) -> np.ndarray:
-    """Per-prompt quality of a policy: the large answer's when score > threshold, else the small's."""
-    return np.where(np.asarray(scores, dtype=float) > threshold, large, small).astype(float)
+def reaches_large(
+    scores: np.ndarray,
+    threshold: float,
+    confidence: Optional[np.ndarray] = None,
+    cascade_threshold: Optional[float] = None,
+) -> np.ndarray:
+    """Which prompts a policy answers with the large tier: routed there (score > threshold), or,
+    with a cascade, routed small with a confidence below `cascade_threshold` (escalated)."""
+    routed = np.asarray(scores, dtype=float) > threshold
+    if confidence is None or cascade_threshold is None:
+        return routed
+    return routed | (np.asarray(confidence, dtype=float) < cascade_threshold)
+
+
+def routed_quality(
+    scores: np.ndarray,
+    threshold: float,
+    small: np.ndarray,
+    large: np.ndarray,
+    confidence: Optional[np.ndarray] = None,
+    cascade_threshold: Optional[float] = None,
+) -> np.ndarray:
+    """Per-prompt quality of a policy: the large answer's where it reaches large, else the small's."""
+    return np.where(reaches_large(scores, threshold, confidence, cascade_threshold), large, small).astype(float)
 
 
 def bootstrap_ci(

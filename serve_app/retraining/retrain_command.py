@@ -4,8 +4,14 @@ running policy on the most recent held-out slice, promoted by writing the serve 
     tier-router shadow-export STORE --out pairs.jsonl --since 28d --test-since 7d
     tier-router retrain pairs.jsonl --config deployments/cpu.yaml --artifact-dir routers [--dry-run]
 
-Promotion writes `router.policy.strategy` (a content-hashed artifact, so the router always loads
-the new one) and `router.policy.threshold` (comments kept); `serve deploy` then hot-swaps it.
+Two proposals go through the same gate against the running policy: the router candidate, and the
+running router with its route and cascade thresholds refitted on the exported pairs' recorded
+confidences (`cascade_refit.py`, `tier-router tune`'s search). Escalated answers count as large
+ones in both the quality and the share reaching large. Promoting the candidate writes
+`router.policy.strategy` (a content-hashed artifact, so the router always loads the new one) and
+`router.policy.threshold`; promoting the refit writes `router.policy.threshold` and
+`ingress.cascade.threshold` (comments kept); `serve deploy` then applies it. With both through the
+gate, the larger gain is promoted.
 """
 
 import argparse
@@ -73,14 +79,64 @@ def _row(scored, running_quality: float) -> dict:
     return {
         "policy": scored.name,
         "threshold": round(scored.threshold, 4),
+        "cascade_threshold": None if scored.cascade_threshold is None else round(scored.cascade_threshold, 6),
         "large_share": round(scored.large_share, 4),
+        "escalated": round(scored.escalated_share, 4),
         "quality": round(q, 4),
         "vs_running": round(q - running_quality, 4),
     }
 
 
+def _gate(args: argparse.Namespace, proposal, current):
+    from serve_app.retraining.gate import decide
+
+    return decide(
+        proposal.quality,
+        current.quality,
+        args.margin,
+        args.min_test,
+        args.resamples,
+        args.confidence,
+        args.seed,
+        extra_large_share=proposal.large_share - current.large_share,
+    )
+
+
+def _cascade_refit(args, policy, cascade, train, test, current, store):
+    """The running router with route + cascade thresholds refitted on the training slice, scored
+    on the held-out slice against the running policy: (Scored, gate decision, refit)."""
+    from serve_app.retraining.candidates import Scored, policy_scores
+    from serve_app.retraining.cascade_refit import refit
+    from serve_app.retraining.gate import routed_quality
+
+    point = refit(policy_scores(policy.strategy, train.prompts, store), cascade, train, policy.threshold)
+    t_route, t_conf = point.route_threshold, point.cascade_threshold
+    quality = routed_quality(current.scores, t_route, test.weak, test.strong, cascade.test, t_conf)
+    note = f"refitted on the training slice, at most its running share {point.target_share:.1%} reaching large"
+    scored = Scored("refit:cascade", current.scores, t_route, quality, None, note, cascade.test, t_conf)
+    return scored, _gate(args, scored, current), point
+
+
+def _cascade_summary(cascade, note: str, refit) -> dict:
+    if cascade is None:
+        return {"refitted": False, "note": note}
+    scored, decision, point = refit
+    return {
+        "refitted": True,
+        "method": cascade.method,
+        "running_threshold": cascade.threshold,
+        "missing_confidences": cascade.missing,
+        "route_threshold": round(point.route_threshold, 4),
+        "cascade_threshold": round(point.cascade_threshold, 6),
+        "train_target_share": round(point.target_share, 4),
+        "train_quality": round(point.train_quality, 4),
+        "note": scored.note,
+        "decision": decision.to_dict(),
+    }
+
+
 def evaluate(args: argparse.Namespace, store=None) -> dict:
-    """Everything but the write: the table of policies on the held-out slice and the decision."""
+    """Everything but the write: the table of policies on the held-out slice and the decisions."""
     from serve_app.evaluation.embeddings import EmbeddingStore
     from serve_app.evaluation.heldout import Embedded
     from serve_app.retraining.candidates import (
@@ -90,7 +146,8 @@ def evaluate(args: argparse.Namespace, store=None) -> dict:
         score_candidate,
         split_by_column,
     )
-    from serve_app.retraining.gate import decide, routed_quality
+    from serve_app.retraining.cascade_refit import running_cascade
+    from serve_app.retraining.gate import routed_quality
     from serve_app.retraining.operating_point import RunningPoint, ShareMatchedTuner
 
     store = store or EmbeddingStore(progress=False)
@@ -101,15 +158,13 @@ def evaluate(args: argparse.Namespace, store=None) -> dict:
         )
     running_app = _running_app(args.config, args.app)
     policy = running_app.config.router.policy
+    cascade, cascade_note = running_cascade(args.pairs, running_app.config.ingress.cascade, train, test)
+    held_out = (cascade.test, cascade.threshold) if cascade else (None, None)
     tuner = ShareMatchedTuner()
     running_scores = policy_scores(policy.strategy, test.prompts, store)
     running = RunningPoint.of(running_scores, policy.threshold)
-    current = Scored(
-        f"running:{policy.strategy.name}",
-        running_scores,
-        policy.threshold,
-        routed_quality(running_scores, policy.threshold, test.weak, test.strong),
-    )
+    quality = routed_quality(running_scores, policy.threshold, test.weak, test.strong, *held_out)
+    current = Scored(f"running:{policy.strategy.name}", running_scores, policy.threshold, quality, None, "", *held_out)
     train_e = Embedded(train, store.embed(train.prompts, label="train"))
     test_e = Embedded(test, store.embed(test.prompts, label="test"))
     kinds = [k for k in args.kinds.split(",") if k]
@@ -118,62 +173,88 @@ def evaluate(args: argparse.Namespace, store=None) -> dict:
         if len(kinds) == 1
         else cross_validated_choice(train_e, kinds, running.large_share, tuner, args.folds)
     )
-    candidates = {k: score_candidate(k, train_e, test_e, running, tuner) for k in kinds}
+    accounted = held_out if cascade else None
+    candidates = {k: score_candidate(k, train_e, test_e, running, tuner, accounted) for k in kinds}
     best = candidates[chosen]
-    decision = decide(
-        best.quality,
-        current.quality,
-        args.margin,
-        args.min_test,
-        args.resamples,
-        args.confidence,
-        args.seed,
-        extra_large_share=best.large_share - current.large_share,
-    )
+    refit = _cascade_refit(args, policy, cascade, train, test, current, store) if cascade else None
     base = float(current.quality.mean())
+    scored = [current, *candidates.values(), *([refit[0]] if refit else [])]
     return {
         "app": running_app.name,
         "train_pairs": len(train),
         "test_pairs": len(test),
         "tuner": tuner.name,
-        "policies": [_row(current, base)] + [_row(c, base) for c in candidates.values()],
+        "policies": [_row(c, base) for c in scored],
         "cv_quality": {k: round(v, 4) for k, v in cv.items()},
         "candidate": chosen,
         "candidate_note": best.note,
-        "decision": decision.to_dict(),
+        "decision": _gate(args, best, current).to_dict(),
+        "cascade": _cascade_summary(cascade, cascade_note, refit),
         "_best": best,
+        "_refit": refit[0] if refit else None,
     }
 
 
-def run(args: argparse.Namespace) -> int:
-    from serve_app.evaluation.calibrate import write_threshold
+def _promoted(result: dict) -> str | None:
+    """`router`, `cascade` or None: with both through the gate, the larger gain is promoted."""
+    router, cascade = result["decision"], result["cascade"].get("decision") or {"promote": False}
+    if router["promote"] and cascade["promote"]:
+        return "router" if router["difference"] >= cascade["difference"] else "cascade"
+    return "router" if router["promote"] else "cascade" if cascade["promote"] else None
 
-    result = evaluate(args)
-    best = result.pop("_best")
-    print(f"{'policy':<18}{'threshold':>10}{'large share':>13}{'quality':>9}{'vs running':>12}")
+
+def _print_table(result: dict) -> None:
+    head = f"{'threshold':>10}{'cascade':>9}{'large share':>13}{'escalated':>11}{'quality':>9}{'vs running':>12}"
+    print(f"{'policy':<18}{head}")
     for row in result["policies"]:
+        cascade = "-" if row["cascade_threshold"] is None else f"{row['cascade_threshold']:.4g}"
         print(
-            f"{row['policy']:<18}{row['threshold']:>10.3f}{row['large_share']:>13.1%}"
-            f"{row['quality']:>9.4f}{row['vs_running']:>+12.4f}"
+            f"{row['policy']:<18}{row['threshold']:>10.3f}{cascade:>9}{row['large_share']:>13.1%}"
+            f"{row['escalated']:>11.1%}{row['quality']:>9.4f}{row['vs_running']:>+12.4f}"
         )
-    decision = result["decision"]
+    decision, cascade = result["decision"], result["cascade"]
     verdict = "PROMOTE" if decision["promote"] else "KEEP the running policy"
     print(f"candidate {result['candidate']} (chosen on the training slice): {verdict}: {decision['reason']}")
-    if decision["promote"] and not args.dry_run:
+    if not cascade["refitted"]:
+        print(f"cascade: {cascade['note']}")
+        return
+    verdict = "PROMOTE" if cascade["decision"]["promote"] else "KEEP the running thresholds"
+    print(
+        f"cascade refit ({cascade['method']}: route {cascade['route_threshold']:g}, cascade "
+        f"{cascade['cascade_threshold']:g}; {cascade['missing_confidences']} pairs without a confidence "
+        f"escalate): {verdict}: {cascade['decision']['reason']}"
+    )
+
+
+def _write(args: argparse.Namespace, result: dict, promoted: str, best, refit) -> None:
+    from serve_app.config_writer import write_settings
+
+    if promoted == "router":
         path = save_content_hashed(best.artifact, Path(args.artifact_dir))
         strategy = {"name": best.name, "artifact": str(path)}
-        apps = write_threshold(Path(args.config), best.threshold, result["app"], strategy)
-        result["written"] = {
-            "config": args.config,
-            "apps": apps,
-            "strategy": strategy,
-            "threshold": round(best.threshold, 4),
-        }
-        print(
-            f"wrote {path} and router.policy of {', '.join(apps)} in {args.config}; apply with "
-            f"`serve deploy {args.config}`"
-        )
-    elif decision["promote"]:
-        print("--dry-run: nothing written")
+        threshold = round(best.threshold, 4)
+        settings = {("router", "policy", "strategy"): strategy, ("router", "policy", "threshold"): threshold}
+        written = {"strategy": strategy, "threshold": threshold}
+    else:
+        route, cascade = float(refit.threshold), float(refit.cascade_threshold)  # as evaluated, unrounded
+        settings = {("router", "policy", "threshold"): route, ("ingress", "cascade", "threshold"): cascade}
+        written = {"threshold": route, "cascade_threshold": cascade}
+    apps = write_settings(Path(args.config), settings, result["app"])
+    result["written"] = {"config": args.config, "apps": apps, **written}
+    keys = ", ".join(".".join(k) for k in settings)
+    print(f"wrote {keys} of {', '.join(apps)} in {args.config}; apply with `serve deploy {args.config}`")
+
+
+def run(args: argparse.Namespace) -> int:
+    result = evaluate(args)
+    best, refit = result.pop("_best"), result.pop("_refit")
+    _print_table(result)
+    promoted = result["promoted"] = _promoted(result)
+    if promoted and args.dry_run:
+        print(f"--dry-run: would promote the {promoted}; nothing written")
+    elif promoted:
+        if promoted == "router" and result["cascade"].get("decision", {}).get("promote"):
+            print("both passed the gate: the router candidate's gain is the larger")
+        _write(args, result, promoted, best, refit)
     print(json.dumps(result, default=float))
     return 0

@@ -47,18 +47,20 @@ def replay_prompts(count: int, seed: int = 0) -> list[tuple[str, str]]:
     return out
 
 
-def write_serve_config(path, store):
+def write_serve_config(path, store, name="loop", prefix=PREFIX, route_threshold=3.0, cascade=None):
     tier = {"engine": "echo", "model_source": "echo", "engine_kwargs": {"max_model_len": 2000}}
     config = {
         "applications": [
             {
-                "name": "loop",
-                "route_prefix": PREFIX,
+                "name": name,
+                "route_prefix": prefix,
                 "import_path": BUILDER,
                 "args": {
-                    "router": {"policy": {"threshold": 3.0, "strategy": {"name": "length", "words_at_max": 100}}},
+                    "router": {
+                        "policy": {"threshold": route_threshold, "strategy": {"name": "length", "words_at_max": 100}}
+                    },
                     "ingress": {
-                        "cascade": {"mode": "route_only"},
+                        "cascade": cascade or {"mode": "route_only"},
                         "shadow": {
                             "sample_rate": 1.0,
                             "max_in_flight": 8,
@@ -116,6 +118,10 @@ def test_the_loop_promotes_a_winner_then_refuses_a_candidate_that_does_not_win(l
     math = [r for r in rows if r["category"] == "math"]
     assert math and all(r["outcome"] == "large" for r in math)
     assert all(r["outcome"] == "tie" for r in rows if r["category"] == "support")
+    # a small answer asked in shadow carries the live cascade method's confidence (from its logprobs)
+    shadow_small = [r for r in rows if r["routed_tier"] == "large"]
+    assert all(r["confidence_method"] == "logprobs" and 0 < r["confidence"] <= 1 for r in shadow_small)
+    assert all(r["confidence"] is None for r in rows if r["routed_tier"] == "small")  # route_only: not judged
 
     pairs = tmp / "pairs.jsonl"
     assert cli(["shadow-export", str(store), "--out", str(pairs), "--test-share", "0.25"]) == 0
@@ -141,6 +147,7 @@ def test_the_loop_promotes_a_winner_then_refuses_a_candidate_that_does_not_win(l
     assert cli(common + ["--dry-run"]) == 0
     dry = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert dry["decision"]["promote"] and config.read_text() == before  # dry run: shows, writes nothing
+    assert dry["cascade"] == {"refitted": False, "note": "cascade mode route_only: not refitted"}
     assert cli(common) == 0
     promoted = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert promoted["decision"]["promote"] and promoted["decision"]["ci_low"] > 0
@@ -178,3 +185,56 @@ def test_drift_report_and_verdict_metric(loop, tmp_path):
     assert wait_for(lambda: all(n in metrics_text() for n in needles), timeout_s=120, every_s=2), [
         n for n in needles if n not in metrics_text()
     ]
+
+
+CASCADE_PREFIX = "/cascade-loop"
+
+
+def cascade_prompt(i: int) -> tuple[str, str]:
+    """Half the prompts get a small answer of confidence 0.1 that loses to the large one, half one of
+    confidence 0.9 that beats it; the text is the same question either way."""
+    hard = i % 2 == 0
+    hooks = "__echo_conf_0.1__ __echo_prefer_large__" if hard else "__echo_conf_0.9__ __echo_prefer_small__"
+    return ("hard" if hard else "easy"), f"How do I reset the password of account {i}? {hooks}"
+
+
+@pytest.fixture(scope="module")
+def cascade_loop(serve_port, tmp_path_factory):
+    """Nothing routed to large (threshold 10) and a cascade threshold (0.95) that escalates every answer."""
+    from ray import serve
+
+    tmp = tmp_path_factory.mktemp("cascade-loop")
+    config, store = tmp / "serve.yaml", tmp / "pairs.sqlite"
+    cascade = {"method": "min_prob", "threshold": 0.95}
+    write_serve_config(config, store, "cascade-loop", CASCADE_PREFIX, 10.0, cascade)
+    deploy(app_args(config), "cascade-loop", CASCADE_PREFIX)
+    yield f"http://127.0.0.1:{serve_port}{CASCADE_PREFIX}", tmp, config, store
+    serve.delete("cascade-loop")
+
+
+def test_the_loop_refits_the_cascade_threshold_and_the_ingress_serves_it(cascade_loop, capsys):
+    url, tmp, config, store = cascade_loop
+    prompts = [cascade_prompt(i) for i in range(80)]
+    assert all(chat(url, text, category).headers[H.ESCALATED] == "yes" for category, text in prompts)
+    assert wait_for(lambda: judged(store) >= len(prompts), timeout_s=90), judged(store)
+    rows = ShadowStore(store, 10**9, False).rows()  # escalated answers: pairs recorded without a call
+    recorded = {(r["category"], round(r["confidence"], 6), r["confidence_method"], r["outcome"]) for r in rows}
+    assert recorded == {("hard", 0.1, "min_prob", "large"), ("easy", 0.9, "min_prob", "small")}
+    pairs = tmp / "pairs.jsonl"
+    assert cli(["shadow-export", str(store), "--out", str(pairs), "--test-share", "0.25"]) == 0
+    before = config.read_text()
+    common = ["retrain", str(pairs), "--config", str(config), "--artifact-dir", str(tmp / "routers")]
+    common += ["--resamples", "1000", "--folds", "3", "--min-test", "20"]
+    capsys.readouterr()
+    assert cli(common + ["--dry-run"]) == 0
+    dry = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert dry["promoted"] == "cascade" and not dry["decision"]["promote"] and config.read_text() == before
+    assert cli(common) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    threshold = result["written"]["cascade_threshold"]
+    assert 0.1 < threshold <= 0.9 and config.read_text().startswith("# operator's serve config")
+
+    deploy(app_args(config), "cascade-loop", CASCADE_PREFIX)  # what `serve deploy` does
+    assert app_args(config)["ingress"]["cascade"]["threshold"] == threshold
+    assert chat(url, cascade_prompt(1001)[1], "easy").headers[H.ESCALATED] == "no"
+    assert chat(url, cascade_prompt(1000)[1], "hard").headers[H.ESCALATED] == "yes"

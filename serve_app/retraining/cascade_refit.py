@@ -1,0 +1,92 @@
+"""The cascade's operating point refitted on judged shadow pairs, by `tier-router tune`'s logic.
+
+The export carries each pair's small-answer confidence under the cascade method that computed it.
+On the training slice, the running router's scores and those confidences form one labelled
+`TuneSet`; `tune.search` tries every (route threshold, cascade threshold) pair and `tune.choose`
+takes the best judged quality whose share reaching the large tier (routed + escalated) is at most
+the running policy's share on the same slice: the refit may trade routing for escalation, or drop
+escalations that buy nothing, but not spend more. The gate then compares it with the running
+policy on the held-out slice, escalations counted as large answers.
+
+A confidence missing or recorded under another method escalates, as a missing confidence does
+when serving. The cascade is left out altogether when it is off (`route_only`), starts every
+request on small (`cascade_only`: routing is off, nothing to trade), or when no exported pair
+carries a confidence under the running method.
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from serve_app.evaluation.cascade_metrics import MISSING
+from serve_app.evaluation.dataset import LabelledSet
+
+ROUTE_MIN, ROUTE_MAX = 0.0, 10.0  # router.policy.threshold's range
+
+
+@dataclass(frozen=True)
+class RunningCascade:
+    """The running cascade as the gate sees it: its method and threshold, and the recorded
+    confidences of the training and held-out rows (MISSING where there is none)."""
+
+    method: str
+    threshold: float
+    train: np.ndarray
+    test: np.ndarray
+    missing: int  # rows without a confidence under `method` (they escalate)
+
+
+@dataclass(frozen=True)
+class Refit:
+    route_threshold: float
+    cascade_threshold: float
+    target_share: float  # the running policy's share reaching large on the training slice
+    train_quality: float
+
+
+def recorded_confidences(path: str | Path, method: str) -> dict[str, float]:
+    """Row id -> the exported small-answer confidence, for rows whose confidence `method` computed."""
+    out = {}
+    with open(path) as rows:
+        for line in rows:
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            value = row.get("confidence")
+            if value is not None and row.get("confidence_method") == method:
+                out[str(row.get("id"))] = float(value)
+    return out
+
+
+def running_cascade(
+    path: str | Path, policy, train: LabelledSet, test: LabelledSet
+) -> tuple[Optional[RunningCascade], str]:
+    """(the running cascade, "") or (None, why it is left out of the comparison)."""
+    if policy.mode != "route_and_cascade":
+        return None, f"cascade mode {policy.mode}: not refitted"
+    known = recorded_confidences(path, policy.method)
+    if not known:
+        return None, f"no exported pair carries a {policy.method} confidence: cascade left as configured"
+    pick = lambda data: np.array([known.get(i, MISSING) for i in data.ids], dtype=float)  # noqa: E731
+    missing = sum(i not in known for i in [*train.ids, *test.ids])
+    return RunningCascade(policy.method, float(policy.threshold), pick(train), pick(test), missing), ""
+
+
+def refit(scores: np.ndarray, cascade: RunningCascade, data: LabelledSet, t_route: float, steps: int = 41) -> Refit:
+    """Route and cascade thresholds chosen jointly on the training slice for the best quality at no
+    more share reaching large than the running policy's: `tune.search`'s grid (quantiles of the
+    scores and confidences, and the all-or-nothing edges), kept to the values the config accepts
+    (route 0-10, cascade >= 0, where 0 escalates only missing confidences, as serving does), and
+    `tune.choose`."""
+    from serve_app.evaluation.joint import candidates
+    from serve_app.evaluation.tune import TuneSet, choose, mix_point
+
+    train = TuneSet("train", np.asarray(scores, dtype=float), cascade.train, 1.0, data.weak, data.strong)
+    target = mix_point([train], t_route, cascade.threshold).share
+    routes = np.unique(np.clip(candidates(train.route, steps, above=True), ROUTE_MIN, ROUTE_MAX))
+    confs = np.unique(np.clip(candidates(train.confidence, steps, above=False), 0.0, None))
+    point = choose([mix_point([train], r, c) for r in routes for c in confs], target_share=target)
+    return Refit(float(point.route_threshold), float(point.cascade_threshold), target, float(point.quality))
