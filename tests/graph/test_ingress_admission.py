@@ -40,6 +40,7 @@ def chat(base_url, text="hi", model="small", headers=None, timeout=30):
 
 def test_overload_is_the_ingress_json_503_with_retry_after(base_url):
     n = 24
+    assert httpx.get(f"{base_url}/health", timeout=60).status_code == 200  # probed before, as a balancer does
     with concurrent.futures.ThreadPoolExecutor(n) as pool:
         futures = [pool.submit(chat, base_url, "__echo_sleep_4__", "large") for _ in range(n)]
         time.sleep(1.5)

@@ -51,7 +51,7 @@ def head():
         **os.environ,
         **{k: str(v) for k, v in ports.items()},
         "RAY_TEMP_DIR": str(tmp),
-        "RAY_NUM_CPUS": "1",
+        "RAY_NUM_CPUS": "4",  # logical: a Serve app's four replicas (one CPU each) fit
         "RAY_AUTH_TOKEN_PATH": str(tmp / "auth_token"),
         "RAY_BIN": str(Path(sys.executable).parent / "ray"),
         "RAY_AUTH_MODE": "disabled",
@@ -118,12 +118,8 @@ def _secure_env(env: dict) -> dict:
 
 def test_no_listener_off_loopback_with_serve_replicas_running(head):
     tmp, ports, env = head
-    tier = {"engine": "echo", "model_source": "echo", "num_cpus": 0}
-    args = {
-        "router": {"num_cpus": 0, "policy": {"strategy": {"name": "length"}}},
-        "ingress": {"num_cpus": 0},
-        "tiers": {"small": tier, "large": tier},
-    }
+    tier = {"engine": "echo", "model_source": "echo"}
+    args = {"router": {"policy": {"strategy": {"name": "length"}}}, "tiers": {"small": tier, "large": tier}}
     command = [sys.executable, "-c", DEPLOY, f"127.0.0.1:{ports['RAY_PORT']}", str(_free_port()), json.dumps(args)]
     out = subprocess.run(command, cwd=ROOT, env=_secure_env(env), capture_output=True, text=True, timeout=300)
     assert "DEPLOYED" in out.stdout, out.stderr[-3000:]
