@@ -117,10 +117,14 @@ def build_observer(
     return RequestObserver(metrics, alarm, cfg.costs, shadow)
 
 
-def _chat_request(body: dict[str, Any]) -> Any:
+def _chat_request_model() -> Any:
     from ray.serve.llm.openai_api_models import ChatCompletionRequest
 
-    return ChatCompletionRequest.model_validate(body)
+    return ChatCompletionRequest
+
+
+def _chat_request(body: dict[str, Any]) -> Any:
+    return _chat_request_model().model_validate(body)
 
 
 def _router_route(router: Any, router_config: dict[str, Any] | None) -> Any:
@@ -166,6 +170,9 @@ class TierRouterIngress:
         """`deployments`: {short name: Serve deployment name} whose replica states are readiness (no
         router entry when the router runs in-process); `router_config`: the in-process router's."""
         bind_replica_grpc_to_loopback()
+        # Import the request model now: it pulls in vLLM's protocol module (~12 s here), and on the
+        # first request that import blocked this replica's event loop, /health and every request.
+        _chat_request_model()
         cfg = IngressConfig.model_validate(config)
         self._cfg = cfg
         self._auth = Authenticator(load_keys(cfg.auth), cfg.auth.rate_limit)

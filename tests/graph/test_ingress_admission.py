@@ -56,10 +56,9 @@ def test_overload_is_the_ingress_json_503_with_retry_after(base_url):
     for response, seconds in shed:
         assert response.headers["content-type"] == "application/json"
         assert response.json()["error"]["code"] == "overloaded" and int(response.headers["retry-after"]) >= 1
-        # Answered at once by the ingress; a burst of new connections can stall Serve's proxy and
-        # replica on a loaded 2-core machine for several seconds (seen on Serve's own paths too), so
-        # the bound is "no hang", well below request_timeout_s and the ~100 s waits this replaced.
-        assert seconds < 8.0
+        # At once: the first requests of a fresh replica once waited ~8 s here behind the request
+        # model's import (now done at start-up), which this module's fresh app would show.
+        assert seconds < 3.0
         assert len(response.headers.get_list(H.REQUEST_ID)) == 1
     assert all(p.status_code == 200 for p in polls), [p.text for p in polls]
     assert chat(base_url)[0].status_code == 200  # slots come back
