@@ -223,6 +223,15 @@ class IngressConfig(ReplicaSettings):
         2.0, gt=0, description="How often the ingress reads replica states from the Serve controller (/health)."
     )
 
+    @model_validator(mode="after")
+    def _admission_below_serve_bound(self) -> "IngressConfig":
+        if self.limits.max_in_flight >= self.max_ongoing_requests:
+            raise ValueError(
+                "limits.max_in_flight must be below max_ongoing_requests, so overload is answered by the "
+                "ingress (JSON 503) rather than queued by Serve's proxy (plain-text 503)"
+            )
+        return self
+
 
 class AppConfig(StrictModel):
     """Everything `build_app` needs: the serve config's `args:`."""

@@ -8,7 +8,7 @@ THRESHOLD = PREFIX + "threshold"  # threshold the score was compared with
 ROUTE_REASON = PREFIX + "route-reason"  # routed | direct | router-fallback
 CACHED = PREFIX + "cached"  # "1" when the score came from the router's cache
 DEGRADED = PREFIX + "degraded"  # small-down | large-down: an auto request failed over to the other tier
-REQUEST_ID = "x-request-id"  # the ingress's id of this request (in its logs; never client-chosen)
+REQUEST_ID = "x-request-id"  # Serve's id of this request (the client's own if sent); the ingress logs it
 
 # Confidence escalation (present when the cascade ran)
 CONFIDENCE = PREFIX + "confidence"  # small answer's confidence 0-1, or "none" (could not be judged)

@@ -60,6 +60,17 @@ class LimitsConfig(StrictModel):
         "so n multiplies work; 8 is what chat clients use in practice (OpenAI allows 128).",
     )
 
+    max_in_flight: int = Field(
+        224,
+        ge=1,
+        description="Most chat requests one ingress replica works on at once (streams until their last "
+        "chunk); more are answered at once with a JSON 503 + Retry-After. Must stay below the ingress's "
+        "max_ongoing_requests (256): the 32 slots between let Serve's proxy keep handing requests to the "
+        "replica, which answers the excess in about a millisecond, instead of queueing them and, once "
+        "max_queued_requests are waiting, answering with its own plain-text 503; /health and /v1/models "
+        "use them too. Lower it with max_ongoing_requests.",
+    )
+
     @model_validator(mode="after")
     def _default_within_cap(self) -> "LimitsConfig":
         if self.default_max_tokens > self.max_tokens_cap:

@@ -1,13 +1,19 @@
 """TierRouterIngress: the OpenAI-compatible HTTP front door (FastAPI through `serve.ingress`).
 
-Thin: request logic lives in ChatFlow, bounds in serve_app.limits/json_body, keys in
-serve_app.auth, breakers in serve_app.circuit, readiness in serve_app.readiness.
+Thin: request logic lives in ChatFlow, bounds in serve_app.limits/json_body, admission in
+serve_app.admission, keys in serve_app.auth, breakers in serve_app.circuit, readiness in
+serve_app.readiness.
+
+Request ids: Serve's HTTP proxy gives every request one `x-request-id` (the client's own, or one it
+generates), puts it on the request the ingress sees and on the response; the ingress uses that id
+in its logs and 500 bodies and adds no header of its own. Only a request that did not come through
+the proxy (none carries the header) gets a fresh id, which the ingress then sends back itself.
 """
 
 import logging
 import time
 import uuid
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Optional
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,12 +21,14 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serve_app import headers as H
+from serve_app.admission import AdmissionGate, AdmissionMiddleware
 from serve_app.auth import Authenticator, load_keys
 from serve_app.cascade.policy import CascadePolicy
 from serve_app.chat_flow import ChatFlow
 from serve_app.circuit import CircuitBreaker
-from serve_app.config import IngressConfig
+from serve_app.config import BACKPRESSURE_RETRY_AFTER_S, IngressConfig
 from serve_app.errors import APIError, internal_error, model_not_found
+from serve_app.graph.loopback_grpc import bind_replica_grpc_to_loopback
 from serve_app.graph.metrics import IngressMetrics
 from serve_app.graph.replica_states import ReplicaStatePoller
 from serve_app.json_body import read_body
@@ -37,9 +45,33 @@ logger = logging.getLogger(__name__)
 app = FastAPI(title="tier-router")
 
 
-def _error_response(error: APIError, request_id: str = "") -> JSONResponse:
-    headers = {**(error.headers or {}), **({H.REQUEST_ID: request_id} if request_id else {})}
-    return JSONResponse(error.body(), status_code=error.status, headers=headers)
+def _replica_admission() -> Optional[AdmissionGate]:
+    """The serving replica's admission gate (Serve runs a frozen copy of `app`, so the middleware
+    finds the gate through the replica's instance, as Serve's own class-based views do)."""
+    from ray import serve
+
+    return getattr(serve.get_replica_context().servable_object, "admission", None)
+
+
+app.add_middleware(AdmissionMiddleware, gate_of=_replica_admission)
+
+
+def request_id_of(request: Request) -> tuple[str, bool]:
+    """(id, generated): Serve's id of the request from its `x-request-id`, or a fresh one (generated
+    True) when the request did not come through Serve's proxy."""
+    given = request.headers.get(H.REQUEST_ID)
+    return (given, False) if given else (uuid.uuid4().hex, True)
+
+
+def _with_id(response: Response, request_id: str, generated: bool) -> Response:
+    """The proxy already sends the id; only an id the ingress made up goes out from here."""
+    if generated:
+        response.headers[H.REQUEST_ID] = request_id
+    return response
+
+
+def _error_response(error: APIError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
 
 
 @app.exception_handler(StarletteHTTPException)
@@ -55,10 +87,10 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 
 
 @app.exception_handler(Exception)
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    request_id = uuid.uuid4().hex
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    request_id, generated = request_id_of(request)
     logger.error("request %s failed: %s (bug)", request_id, type(exc).__name__)
-    return _error_response(internal_error(request_id), request_id)
+    return _with_id(_error_response(internal_error(request_id)), request_id, generated)
 
 
 def build_observer(
@@ -85,10 +117,14 @@ def build_observer(
     return RequestObserver(metrics, alarm, cfg.costs, shadow)
 
 
-def _chat_request(body: dict[str, Any]) -> Any:
+def _chat_request_model() -> Any:
     from ray.serve.llm.openai_api_models import ChatCompletionRequest
 
-    return ChatCompletionRequest.model_validate(body)
+    return ChatCompletionRequest
+
+
+def _chat_request(body: dict[str, Any]) -> Any:
+    return _chat_request_model().model_validate(body)
 
 
 def _router_route(router: Any, router_config: dict[str, Any] | None) -> Any:
@@ -133,6 +169,10 @@ class TierRouterIngress:
     ):
         """`deployments`: {short name: Serve deployment name} whose replica states are readiness (no
         router entry when the router runs in-process); `router_config`: the in-process router's."""
+        bind_replica_grpc_to_loopback()
+        # Import the request model now: it pulls in vLLM's protocol module (~12 s here), and on the
+        # first request that import blocked this replica's event loop, /health and every request.
+        _chat_request_model()
         cfg = IngressConfig.model_validate(config)
         self._cfg = cfg
         self._auth = Authenticator(load_keys(cfg.auth), cfg.auth.rate_limit)
@@ -144,6 +184,9 @@ class TierRouterIngress:
         )
         self._created = int(time.time())
         self._observer = build_observer(cfg, tiers, self._flow.make_request, lambda: self._flow.cascade_policy)
+        self.admission = AdmissionGate(
+            cfg.limits.max_in_flight, BACKPRESSURE_RETRY_AFTER_S, lambda: self._observer.error(503)
+        )
         self._poller = ReplicaStatePoller(
             Readiness(),
             _app_name(),
@@ -159,19 +202,18 @@ class TierRouterIngress:
     async def _guarded(self, request: Request, handler: Callable[[str], Awaitable[Response]]) -> Response:
         """Auth, then `handler(request_id)`; any APIError becomes its JSON answer, anything else a
         500 logged with the request id only (never the body)."""
-        request_id = uuid.uuid4().hex
+        request_id, generated = request_id_of(request)
         try:
             self._auth.check(request.headers.get("authorization"))
             response = await handler(request_id)
         except APIError as error:
             self._observer.error(error.status)
-            return _error_response(error, request_id)
+            response = _error_response(error)
         except Exception as exc:
             logger.error("request %s failed: %s (bug)", request_id, type(exc).__name__)
             self._observer.error(500)
-            return _error_response(internal_error(request_id), request_id)
-        response.headers[H.REQUEST_ID] = request_id
-        return response
+            response = _error_response(internal_error(request_id))
+        return _with_id(response, request_id, generated)
 
     @app.post("/v1/chat/completions")
     async def chat_completions(self, request: Request) -> Response:

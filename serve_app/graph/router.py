@@ -9,6 +9,7 @@ from typing import Any, Optional
 from ray import serve
 
 from serve_app.config import RouterConfig
+from serve_app.graph.loopback_grpc import bind_replica_grpc_to_loopback
 from serve_app.graph.metrics import RouterMetrics
 from serve_app.routing.cpu_features import detect
 from serve_app.routing.decision import RouteDecision
@@ -67,6 +68,10 @@ class _RouterService:
 
 class ComplexityRouter(_RouterService):
     """Scores prompts in batches; policy comes from `user_config` (live through `reconfigure`)."""
+
+    def __init__(self, config: dict[str, Any]):
+        bind_replica_grpc_to_loopback()
+        super().__init__(config)
 
 
 class InProcessRouter(_RouterService):

@@ -43,6 +43,8 @@ def build_tier(name: str, cfg: TierConfig):
     """The bound `LLMServer` application for tier `name` (`small` or `large`)."""
     from ray.serve.llm import LLMConfig, build_llm_deployment
 
+    from serve_app.graph.tier_server import TierServer
+
     source = "echo" if cfg.engine == "echo" and cfg.model_source is None else resolve_model_source(cfg)
     llm_config = LLMConfig(**llm_config_dict(name, cfg, source))
     bind_kwargs = None
@@ -53,5 +55,6 @@ def build_tier(name: str, cfg: TierConfig):
     return build_llm_deployment(
         llm_config,
         bind_kwargs=bind_kwargs,
+        deployment_cls=TierServer,
         override_serve_options={"name": tier_deployment_name(name)},
     )
