@@ -48,9 +48,10 @@ until curl -sf "http://127.0.0.1:$PORT/health" | grep -q '"status":"ok"'; do
   [ $(($(date +%s) - START)) -lt 900 ] || { echo "not ready after 900 s"; exit 1; }
   sleep 5
 done
-# Warm-up, recording no pair: the ingress imports vLLM's request model on its first request (a
-# request vLLM rejects: 400, no tier called), and each tier's breaker, tripped while the tier was
-# starting, closes on one successful probe (a streamed direct answer, never shadowed).
+# Warm-up, recording no pair: one request vLLM rejects (400, no tier called), then a streamed direct
+# answer from each tier (never shadowed), so the replay starts on warm engines. (It was written when
+# the request model was imported on the first request and breakers opened at start-up stayed open
+# until a probe; both are fixed in the ingress since.)
 post() { curl -s -o /dev/null -w "%{http_code}" "http://127.0.0.1:$PORT/v1/chat/completions" \
   -H 'content-type: application/json' -d "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], $1}"; }
 echo "warm-up: HTTP $(post '"model": "small", "seed": "x"')"

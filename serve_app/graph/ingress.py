@@ -193,6 +193,7 @@ class TierRouterIngress:
             deployments,
             cfg.readiness_poll_s,
             lambda tier: tiers[tier].breaker.trip(),
+            lambda tier: tiers[tier].breaker.record_success(),
         )
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:

@@ -1,7 +1,10 @@
 """Readiness from the Serve controller: a background poll of the application's replica states.
 
 It never calls a tier (so it never queues behind user traffic). Each snapshot also opens the
-circuit breaker of a tier that has no running replica, so `auto` traffic fails over at once.
+circuit breaker of a tier that has no running replica, so `auto` traffic fails over at once, and
+closes it again when the tier has a running replica once more (a tier that is starting, or whose
+replica was replaced, is down and then up; waiting for one probe request to close it refused every
+concurrent request in the meantime).
 """
 
 import asyncio
@@ -33,7 +36,8 @@ def fetch_states(app_name: str, deployments: dict[str, str]) -> dict[str, Option
 
 
 class ReplicaStatePoller:
-    """Keeps `readiness` current every `interval_s`; calls `on_down(tier)` for each down tier."""
+    """Keeps `readiness` current every `interval_s`; calls `on_down(tier)` for each down tier and
+    `on_up(tier)` for each tier that was down in the previous snapshot and is up in this one."""
 
     def __init__(
         self,
@@ -42,12 +46,15 @@ class ReplicaStatePoller:
         deployments: dict[str, str],
         interval_s: float,
         on_down: Callable[[str], None],
+        on_up: Callable[[str], None] = lambda tier: None,
     ):
         self.readiness = readiness
         self._app_name = app_name
         self._deployments = deployments
         self._interval_s = interval_s
         self._on_down = on_down
+        self._on_up = on_up
+        self._down: set[str] = set()
         self._task: Optional[asyncio.Task] = None
 
     def ensure_started(self) -> None:
@@ -62,8 +69,14 @@ class ReplicaStatePoller:
             logger.warning("replica state poll failed: %s", type(exc).__name__)
             return
         self.readiness.update(states)
-        for tier in self.readiness.down_tiers():
+        down = set(self.readiness.down_tiers())
+        for tier in sorted(down):
             self._on_down(tier)
+        for tier in sorted(self._down - down):
+            if states.get(tier) is not None:
+                logger.info("tier %s has a running replica again; its breaker is closed", tier)
+                self._on_up(tier)
+        self._down = down
 
     async def _run(self) -> None:
         while True:
