@@ -102,8 +102,27 @@ def _raw_request(base_url: str, head: str, body: bytes) -> tuple[str, float]:
     start = time.monotonic()
     with socket.create_connection((host, int(port)), timeout=20) as sock:
         sock.sendall(f"POST {PREFIX}/v1/chat/completions HTTP/1.1\r\nHost: x\r\n{head}\r\n".encode() + body)
-        reply = sock.recv(4096).decode(errors="replace")
+        reply = _read_reply(sock)
     return reply, time.monotonic() - start
+
+
+def _read_reply(sock: socket.socket) -> str:
+    """Headers and the whole body (one recv may return only the headers)."""
+    data = b""
+    while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < _content_length(data):
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode(errors="replace")
+
+
+def _content_length(data: bytes) -> int:
+    for line in data.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value.strip())
+    return 0
 
 
 def test_body_over_limit_is_413_before_it_is_read(base_url):
