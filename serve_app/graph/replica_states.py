@@ -46,7 +46,7 @@ class ReplicaStatePoller:
         deployments: dict[str, str],
         interval_s: float,
         on_down: Callable[[str], None],
-        on_up: Callable[[str], None] = lambda tier: None,
+        on_up: Callable[[str], None],
     ):
         self.readiness = readiness
         self._app_name = app_name
