@@ -32,7 +32,7 @@ class BoundedTasks:
         try:
             await work
         except Exception as exc:  # background work must never affect anything else
-            logger.warning("%s failed: %r", self.what, exc)
+            logger.warning("%s failed: %s", self.what, type(exc).__name__)  # never the message: it may echo the prompt
             self.on_event("failed")
         finally:
             self.in_flight -= 1

@@ -131,6 +131,8 @@ class ChatFlow:
                 return await self._serve(chat, request, evidence)
         except TimeoutError:
             tier = evidence.get(H.TIER, "model")
+            if tier in self.tiers:  # the tier's own "no answer in time" never fires first: count it here
+                self.tiers[tier].breaker.record_failure()
             error = tier_unavailable(tier, f"no answer within {self.deadline_s:g}s (request deadline)")
             error.headers = dict(evidence)
             raise error from None
@@ -214,15 +216,16 @@ class ChatFlow:
         a request naming a tier keeps it (its client gets a prompt 503 with Retry-After)."""
         if route.reason is RouteReason.DIRECT or self.tiers[route.tier].breaker.available():
             return route
-        other = LARGE if route.tier == SMALL else SMALL
-        if not self.tiers[other].breaker.available():
-            return route
-        return Route(tier=other, reason=RouteReason.FAILOVER, decision=route.decision, degraded=route.tier)
+        return self._other_route(route) or route
 
     def _retry_route(self, route: Route, error: APIError) -> Optional[Route]:
         """The other tier for an auto request whose tier failed (5xx) before answering, once."""
         if route.reason in (RouteReason.DIRECT, RouteReason.FAILOVER) or error.status < 500:
             return None
+        return self._other_route(route)
+
+    def _other_route(self, route: Route) -> Optional[Route]:
+        """`route` moved to the other tier (marked degraded), or None while that tier is down too."""
         other = LARGE if route.tier == SMALL else SMALL
         if not self.tiers[other].breaker.available():
             return None

@@ -1,6 +1,8 @@
 """Per-tier circuit breaker: after `failure_threshold` consecutive failures (or a report that the
 tier has no running replica) a tier is *open* for `open_s`; then one probe request is let through
-(*half-open*): success closes it, failure opens it again. Pure logic with an injectable clock.
+(*half-open*): success closes it, failure opens it again. The ingress's readiness poll also closes
+it when the tier has a running replica again (serve_app/graph/replica_states.py). Pure logic with an
+injectable clock.
 """
 
 import time

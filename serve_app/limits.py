@@ -43,9 +43,9 @@ class LimitsConfig(StrictModel):
     default_max_tokens: int = Field(
         512,
         ge=1,
-        description="max_tokens when the client sends none (or null). The CPU default generates ~16 "
-        "tokens/s per request (BENCHMARKS.md load table, concurrency 1), so 512 tokens "
-        "finish in ~32 s, well inside request_timeout_s.",
+        description="max_tokens when the client sends none (or null). The CPU default generates ~11 "
+        "tokens/s per request (BENCHMARKS.md load table, concurrency 1: 32 tokens in p50 2.9 s), so 512 "
+        "tokens finish in ~47 s, inside request_timeout_s (120).",
     )
     max_tokens_cap: int = Field(
         2048,
@@ -89,7 +89,7 @@ def prompt_chars(messages: list[dict[str, Any]]) -> int:
         if isinstance(content, str):
             total += len(content)
         elif isinstance(content, list):
-            total += sum(len(p.get("text") or "") for p in content if isinstance(p, dict))
+            total += sum(len(p["text"]) for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
     return total
 
 

@@ -135,7 +135,7 @@ class Cascade:
         except APIError as exc:
             if exc.status < 500 or policy.on_small_error == "fail":
                 raise
-            logger.warning("small tier failed (%s); falling back to the large tier", exc.message)
+            logger.warning("small tier failed (%d); falling back to the large tier", exc.status)  # never the message
             failed = Attempt(SMALL, discarded=True, error=exc.message)
             return await self._escalate(call, [failed], None, EscalationReason.SMALL_ERROR)
 
@@ -194,7 +194,7 @@ class Cascade:
         except APIError as exc:
             if small_answer is None or exc.status < 500 or call.policy.on_large_error == "fail":
                 raise
-            logger.warning("escalation failed (%s); returning the small answer", exc.message)
+            logger.warning("escalation failed (%d); returning the small answer", exc.status)  # never the message
             large.error, large.discarded = exc.message, True
             attempts[0].discarded = False
             return self._answer_small(

@@ -120,7 +120,7 @@ class StreamingCascade:
     ) -> CascadeOutcome:
         if exc.status < 500 or policy.on_small_error == "fail":
             raise exc
-        logger.warning("small tier failed (%s); falling back to the large tier", exc.message)
+        logger.warning("small tier failed (%d); falling back to the large tier", exc.status)  # never the message
         small.discarded, small.error = True, exc.message
         small.usage = held.paid_usage() if held is not None else None
         decision = PrefixDecision("small-error", held.count if held else 0, False, held.elapsed_s if held else 0.0)
@@ -166,7 +166,7 @@ class StreamingCascade:
         except APIError as exc:
             if whole is None or exc.status < 500 or policy.on_large_error == "fail":
                 raise
-            logger.warning("escalation failed (%s); returning the small answer", exc.message)
+            logger.warning("escalation failed (%d); returning the small answer", exc.status)  # never the message
             large.error, large.discarded = exc.message, True
             attempts[0].discarded = False
             return self._commit(

@@ -150,13 +150,14 @@ def evaluate(args: argparse.Namespace, store=None) -> dict:
     from serve_app.retraining.gate import routed_quality
     from serve_app.retraining.operating_point import RunningPoint, ShareMatchedTuner
 
-    store = store or EmbeddingStore(progress=False)
+    running_app = _running_app(args.config, args.app)
+    # Embed with the running router's runtime and long-prompt policy, so scores match what serves.
+    store = store or EmbeddingStore(progress=False, settings=running_app.config.router.encoder_settings())
     train, test = split_by_column(load_labelled(args.pairs, "small", "large", name="shadow"))
     if not len(train) or not len(test):
         raise SystemExit(
             f"retrain: need both training and held-out (split=test) pairs; got {len(train)} and {len(test)}"
         )
-    running_app = _running_app(args.config, args.app)
     policy = running_app.config.router.policy
     cascade, cascade_note = running_cascade(args.pairs, running_app.config.ingress.cascade, train, test)
     held_out = (cascade.test, cascade.threshold) if cascade else (None, None)

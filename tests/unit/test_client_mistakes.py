@@ -183,3 +183,12 @@ def test_client_disconnect_while_reading_is_a_4xx_not_a_bug():
     with pytest.raises(APIError) as info:
         run(read_body(gone(), None, 1024, 1.0))
     assert info.value.status == 400
+
+
+def test_a_non_string_text_key_on_another_part_type_is_not_a_500():
+    """Counting prompt characters looked at `text` on every part (a TypeError, so a 500, for
+    `"text": 5` on an image part); only string text counts."""
+    flow, small, large = make_flow()
+    part = {"type": "image_url", "image_url": {"url": "http://example.com/a.png"}, "text": 5}
+    result = run(flow.run(raw([msg(content=[part])])))
+    assert result.tier in ("small", "large")
