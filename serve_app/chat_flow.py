@@ -131,8 +131,6 @@ class ChatFlow:
                 return await self._serve(chat, request, evidence)
         except TimeoutError:
             tier = evidence.get(H.TIER, "model")
-            if tier in self.tiers:  # the tier's own "no answer in time" never fires first: count it here
-                self.tiers[tier].breaker.record_failure()
             error = tier_unavailable(tier, f"no answer within {self.deadline_s:g}s (request deadline)")
             error.headers = dict(evidence)
             raise error from None
