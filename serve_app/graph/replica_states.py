@@ -17,7 +17,55 @@ logger = logging.getLogger(__name__)
 
 
 def fetch_states(app_name: str, deployments: dict[str, str]) -> dict[str, Optional[DeploymentState]]:
-    """{short name: state} for `deployments` ({short name: deployment name}) of `app_name`."""
+    """{short name: state} for `deployments` ({short name: deployment name}) of `app_name`.
+
+    Reads the controller's plain details dict. `serve.status()` builds the same answer as pydantic
+    models, and each deployment's `RequestRouterConfig` cloudpickles its router class by value on
+    the way: 82 ms of this replica's CPU per call against 1.1 ms for the dict (one app of four
+    deployments; five apps cost five times that), measured side by side. If Ray moves the private
+    client, fall back to `serve.status()` and say so once.
+    """
+    details = _serve_details()
+    if details is None:
+        return _states_from_status(app_name, deployments)
+    return states_from_details(details, app_name, deployments)
+
+
+def states_from_details(
+    details: dict, app_name: str, deployments: dict[str, str]
+) -> dict[str, Optional[DeploymentState]]:
+    """The same snapshot from the controller's details dict (`ServeInstanceDetails` as a dict)."""
+    app = (details.get("applications") or {}).get(app_name) or {}
+    found = app.get("deployments") or {}
+    out: dict[str, Optional[DeploymentState]] = {}
+    for short, name in deployments.items():
+        dep = found.get(name)
+        if dep is None:
+            out[short] = None
+            continue
+        running = sum(1 for r in dep.get("replicas") or () if _text(r.get("state")) == "RUNNING")
+        out[short] = DeploymentState(_text(dep.get("status")), running)
+    return out
+
+
+_warned_fallback = False
+
+
+def _serve_details() -> Optional[dict]:
+    global _warned_fallback
+    try:
+        from ray.serve.context import _get_global_client
+
+        client = _get_global_client()
+        return client.get_serve_details() if client is not None else {}
+    except (ImportError, AttributeError) as exc:
+        if not _warned_fallback:
+            _warned_fallback = True
+            logger.warning("readiness falls back to serve.status() (%s): more CPU per poll", type(exc).__name__)
+        return None
+
+
+def _states_from_status(app_name: str, deployments: dict[str, str]) -> dict[str, Optional[DeploymentState]]:
     from ray import serve
 
     app = serve.status().applications.get(app_name)
@@ -28,11 +76,14 @@ def fetch_states(app_name: str, deployments: dict[str, str]) -> dict[str, Option
         if overview is None:
             out[short] = None
             continue
-        running = sum(
-            n for state, n in overview.replica_states.items() if str(getattr(state, "value", state)) == "RUNNING"
-        )
-        out[short] = DeploymentState(str(getattr(overview.status, "value", overview.status)), running)
+        running = sum(n for state, n in overview.replica_states.items() if _text(state) == "RUNNING")
+        out[short] = DeploymentState(_text(overview.status), running)
     return out
+
+
+def _text(value) -> str:
+    """An enum member or its value, as the value's text."""
+    return str(getattr(value, "value", value))
 
 
 class ReplicaStatePoller:

@@ -5,7 +5,9 @@ import pytest
 from ray import serve
 
 from serve_app import headers as H
+from serve_app.graph import replica_states
 from serve_app.graph.builder import INGRESS_NAME, ROUTER_NAME
+from serve_app.readiness import DeploymentState
 from tests.graph.conftest import deployed, openai_client
 from tests.graph.test_echo_graph import echo_args
 
@@ -19,6 +21,14 @@ def base_url(serve_port):
     args["router"]["placement"] = "in_process"
     with deployed(args, APP, PREFIX, serve_port) as url:
         yield url
+
+
+def test_readiness_snapshot_matches_serve_status(base_url):
+    """The poll's cheap read of the controller's details agrees with the public `serve.status()`."""
+    names = {"small": "Tier:small", "large": "Tier:large", "ingress": INGRESS_NAME, "router": ROUTER_NAME}
+    cheap = replica_states.fetch_states(APP, names)
+    assert cheap == replica_states._states_from_status(APP, names)
+    assert cheap["small"] == DeploymentState("HEALTHY", 1) and cheap["router"] is None
 
 
 def test_in_process_router_routes_without_a_router_deployment(base_url):

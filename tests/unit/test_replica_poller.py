@@ -83,3 +83,31 @@ def test_a_deployment_missing_from_the_snapshot_is_not_called_up(monkeypatch):
     breakers = {t: CircuitBreaker(2, 5.0, clock) for t in ("small", "large")}
     seen = poll_through(monkeypatch, [{"small": DOWN, "large": UP}, {"small": None, "large": UP}], breakers)
     assert [s["small"] for s in seen] == [False, False]
+
+
+def test_states_from_the_controllers_details_dict():
+    class State:  # Ray's enums carry their text in `.value`
+        def __init__(self, value):
+            self.value = value
+
+    details = {
+        "applications": {
+            "app": {
+                "deployments": {
+                    "Tier:small": {
+                        "status": State("HEALTHY"),
+                        "replicas": [{"state": State("RUNNING")}, {"state": "STARTING"}, {"state": "RUNNING"}],
+                    },
+                    "Tier:large": {"status": "UPDATING", "replicas": [{"state": "STARTING"}]},
+                }
+            }
+        }
+    }
+    names = {"small": "Tier:small", "large": "Tier:large", "router": "ComplexityRouter"}
+    assert replica_states.states_from_details(details, "app", names) == {
+        "small": DeploymentState("HEALTHY", 2),
+        "large": DeploymentState("UPDATING", 0),
+        "router": None,
+    }
+    assert replica_states.states_from_details({"applications": {}}, "app", names) == dict.fromkeys(names)
+    assert replica_states.states_from_details({}, "app", names) == dict.fromkeys(names)
