@@ -35,17 +35,13 @@ def states_from_details(
     details: dict, app_name: str, deployments: dict[str, str]
 ) -> dict[str, Optional[DeploymentState]]:
     """The same snapshot from the controller's details dict (`ServeInstanceDetails` as a dict)."""
-    app = (details.get("applications") or {}).get(app_name) or {}
-    found = app.get("deployments") or {}
-    out: dict[str, Optional[DeploymentState]] = {}
-    for short, name in deployments.items():
-        dep = found.get(name)
-        if dep is None:
-            out[short] = None
-            continue
+    found = ((details.get("applications") or {}).get(app_name) or {}).get("deployments") or {}
+
+    def state(dep: dict) -> DeploymentState:
         running = sum(1 for r in dep.get("replicas") or () if _text(r.get("state")) == "RUNNING")
-        out[short] = DeploymentState(_text(dep.get("status")), running)
-    return out
+        return DeploymentState(_text(dep.get("status")), running)
+
+    return {short: state(found[name]) if name in found else None for short, name in deployments.items()}
 
 
 _warned_fallback = False
@@ -70,15 +66,12 @@ def _states_from_status(app_name: str, deployments: dict[str, str]) -> dict[str,
 
     app = serve.status().applications.get(app_name)
     found = app.deployments if app is not None else {}
-    out: dict[str, Optional[DeploymentState]] = {}
-    for short, name in deployments.items():
-        overview = found.get(name)
-        if overview is None:
-            out[short] = None
-            continue
-        running = sum(n for state, n in overview.replica_states.items() if _text(state) == "RUNNING")
-        out[short] = DeploymentState(_text(overview.status), running)
-    return out
+
+    def state(overview) -> DeploymentState:
+        running = sum(n for s, n in overview.replica_states.items() if _text(s) == "RUNNING")
+        return DeploymentState(_text(overview.status), running)
+
+    return {short: state(found[name]) if name in found else None for short, name in deployments.items()}
 
 
 def _text(value) -> str:
