@@ -1,4 +1,4 @@
-"""Benchmark 4: monthly cost of tier-router against sending everything to the large tier, from a
+"""Monthly cost of tier-router against sending everything to the large tier, from a
 measured tier split and escalation rate (bench/load.py's result) and the per-tier prices,
 throughputs, P99s and qualities of bench/costs.yaml (labelled assumptions).
 
@@ -46,7 +46,7 @@ def main(argv=None) -> int:
     return finish(
         args,
         "cost",
-        "4. Cost model",
+        "Cost model",
         md,
         {
             "rows": rows,

@@ -1,4 +1,4 @@
-"""Benchmark 3: end-to-end load on the CPU default (deployments/cpu.yaml: real vLLM CPU
+"""End-to-end load on the CPU default (deployments/cpu.yaml: real vLLM CPU
 engines serving SmolLM2-135M, MiniLM router, cascade on). A bounded closed-loop load generator on
 127.0.0.1 (request count and duration capped per step) sweeps concurrency and reports req/s, p50,
 p99, TTFT of streamed requests, errors, the tier split and the escalation rate (response headers).
@@ -7,6 +7,7 @@ p99, TTFT of streamed requests, errors, the tier split and the escalation rate (
     .venv/bin/python -m bench.load --smoke      # start-up + a few requests
 """
 
+import argparse
 import asyncio
 import json
 import sys
@@ -18,7 +19,7 @@ import yaml
 from bench import ray_session
 from bench.loadgen import run_load
 from bench.report import markdown_table
-from bench.serving_report import bench_parser, finish, int_list
+from bench.serving_report import bench_parser, finish, int_list, repo_path
 
 
 def deploy(config: Path, backend: str | None, cascade: dict | None = None) -> int:
@@ -69,7 +70,27 @@ async def sweep(port: int, levels: list[int], texts: list[str], args) -> list[di
     return steps
 
 
-def render(steps: list[dict], args) -> str:
+def ttft_note(cascade: dict | None) -> str:
+    """What a streamed small answer's TTFT is under the cascade settings the run deployed."""
+    if cascade is None:  # results written before the run recorded its cascade settings (2026-11-30T08:08)
+        return (
+            "TTFT of a streamed request that routes to small with the cascade on is the small tier's whole "
+            "generation: this run predates prefix streaming (the cascade then buffered the whole small answer); "
+            'the cascade\'s first-token time today is in "Streaming cascade: time to first token".'
+        )
+    if cascade["streaming"] == "buffered":
+        return (
+            "TTFT of a streamed request that routes to small with the cascade on is the small tier's whole "
+            "generation (`streaming: buffered`)."
+        )
+    return (
+        "TTFT of a streamed request that routes to small with the cascade on is the small tier's time to its "
+        f"{cascade['prefix_tokens']}-th token (`streaming: prefix`, `prefix_tokens` {cascade['prefix_tokens']}), "
+        'plus the large tier\'s first token when it escalates; see "Streaming cascade: time to first token".'
+    )
+
+
+def render(steps: list[dict], args, cascade: dict | None) -> str:
     table = markdown_table(
         [
             "concurrency",
@@ -100,26 +121,45 @@ def render(steps: list[dict], args) -> str:
         ],
     )
     return (
-        f"`deployments/cpu.yaml` as shipped (both tiers SmolLM2-135M on vLLM CPU, one CPU "
+        f"`{repo_path(args.config)}` as it was when this ran (both tiers SmolLM2-135M on vLLM CPU, one CPU "
         f"each), model `auto`, MT-Bench first-turn prompts, `max_tokens` {args.max_tokens}, one "
         f"request in {args.stream_every} streamed; at most {args.requests} requests or "
         f"{args.max_seconds:.0f} s per step. `answered` counts `x-tier-router-tier` (escalated answers "
         f"count as large); the escalation rate is over requests the cascade judged (routed to small). "
-        f"TTFT of a streamed request that routes to small with the cascade on is the small tier's time to "
-        f"its `prefix_tokens`-th token (prefix streaming; see README, streaming cascade, and benchmark 5)."
-        f"\n\n{table}\n"
+        f"{ttft_note(cascade)}\n\n{table}\n"
     )
 
 
-def main(argv=None) -> int:
+def markdown_from_result(data: dict) -> str:
+    """The section's text again from a stored result (no measuring): `python -m bench.rerender load`."""
+    from bench.rerender import recorded_args
+
+    return render(data["steps"], recorded_args(data, parser()), data.get("cascade"))
+
+
+def deployed_cascade(config: Path):
+    """The cascade policy the serve config deploys (`ingress.cascade`, defaults filled in)."""
+    from serve_app.cascade.policy import CascadePolicy
+
+    args = yaml.safe_load(config.read_text())["applications"][0]["args"]
+    return CascadePolicy.model_validate(args.get("ingress", {}).get("cascade", {}))
+
+
+def parser() -> argparse.ArgumentParser:
+    from serve_app.routing.encoder_registry import BACKENDS
+
     p = bench_parser(__doc__, serve_config=True)
-    p.add_argument("--backend", default=None, choices=["torch", "onnx-int8"], help="override the router encoder")
+    p.add_argument("--backend", default=None, choices=["auto", *BACKENDS], help="override the router encoder")
     p.add_argument("--levels", default="1,4,8", help="client concurrency levels")
     p.add_argument("--requests", type=int, default=48, help="most requests per step")
     p.add_argument("--max-seconds", type=float, default=120.0, help="most seconds per step")
     p.add_argument("--max-tokens", type=int, default=32, help="max_tokens per request")
     p.add_argument("--stream-every", type=int, default=2, help="stream every Nth request (0: never)")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
     levels = int_list(args.levels)
     if args.smoke:
         levels, args.requests, args.max_seconds, args.max_tokens = [2], 4, 60.0, 8
@@ -128,13 +168,13 @@ def main(argv=None) -> int:
     steps = ray_session.run(
         lambda: deploy(Path(args.config), args.backend), lambda port: asyncio.run(sweep(port, levels, texts, args))
     )
-    md = render(steps, args)
+    cascade = deployed_cascade(Path(args.config)).model_dump(include={"streaming", "prefix_tokens"})
     return finish(
         args,
         "load",
-        "3. End-to-end load (CPU default, real vLLM)",
-        md,
-        {"steps": steps, "elapsed_s": time.perf_counter() - start},
+        "End-to-end load (CPU default, real vLLM)",
+        render(steps, args, cascade),
+        {"steps": steps, "cascade": cascade, "elapsed_s": time.perf_counter() - start},
     )
 
 

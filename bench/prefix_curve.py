@@ -6,8 +6,8 @@ greedy answers with per-token logprobs, `kind: answer`), grades each whole answe
 grader, and computes every logprob signal of the cascade evaluation on the first k tokens: AUROC
 for "the small answer is right" and the cascade's APGR against the recorded large model, beside
 the whole answer's (a k-token prefix of a greedy answer is exactly the first k tokens the engine
-streams). Also the serving signal at the shipped threshold: escalation share, quality, and how
-often the prefix decision equals the whole-answer decision.
+streams). Also the serving signal at the cascade policy's default threshold: escalation share,
+quality, and how often the prefix decision equals the whole-answer decision.
 
     .venv/bin/python -m bench.prefix_curve [--cache ANSWERS.jsonl] [--ks 1,2,4,8,16]
 """
@@ -157,8 +157,9 @@ def render(data: dict, args) -> str:
         f"against the grade of the whole answer. Within this one dataset; it says nothing of other "
         f'traffic.\n\nAUROC for "the small answer is right":\n\n{pivot("auroc")}\n\n'
         f"Cascade APGR against {args.large}:\n\n{pivot('apgr')}\n\n"
-        f"The serving signal `{SERVING_SIGNAL}` at the shipped threshold {data['threshold']}: how often a "
-        f"k-token prefix makes the same keep/escalate decision as the whole answer (the buffered "
+        f"The cascade policy's default signal `{SERVING_SIGNAL}` at its default threshold {data['threshold']} "
+        f'(a serve config may set others; the CPU default\'s are in "Operating point of the shipped default"): '
+        f"how often a k-token prefix makes the same keep/escalate decision as the whole answer (the buffered "
         f"cascade), and what that does to the escalation share and quality; then the prefix threshold "
         f"that escalates the same share as the whole answer, and how that one decides:\n\n"
         + markdown_table(
@@ -179,7 +180,14 @@ def render(data: dict, args) -> str:
     )
 
 
-def main() -> int:
+def markdown_from_result(data: dict) -> str:
+    """The section's text again from a stored result (no measuring): `python -m bench.rerender prefix_curve`."""
+    from bench.rerender import recorded_args
+
+    return render(data, recorded_args(data, parser()))
+
+
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--cache",
@@ -191,7 +199,11 @@ def main() -> int:
     parser.add_argument("--large", default="gpt-4-1106-preview", help="recorded large model")
     parser.add_argument("--ks", default="1,2,3,4,6,8,12,16", help="prefix lengths (tokens)")
     common_args(parser)
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> int:
+    args = parser().parse_args()
     rows = {str(r["id"]): r for r in map(json.loads, Path(args.data).open()) if r}
     gold = GRADERS["mc_letter"].load_references(args.gold)
     data = measure(
@@ -205,7 +217,7 @@ def main() -> int:
     return finish(
         args,
         "prefix_curve",
-        "6. Streaming cascade: prefix confidence on real answers (SmolLM2-135M, MMLU)",
+        "Streaming cascade: prefix confidence on real answers (SmolLM2-135M, MMLU)",
         render(data, args),
         data,
     )

@@ -1,18 +1,21 @@
-"""Benchmark 1: router scoring latency, throughput, cache hits and CPU time, per strategy and
-encoder backend (sentence-transformers torch fp32 vs int8 ONNX on onnxruntime), one thread each,
-plus the two backends' agreement (cosine, routing decisions) on the shared datasets.
+"""Router scoring latency, throughput, cache hits and CPU time, per strategy on two encoder
+backends of the registry (`torch`: transformers fp32 on torch; `onnx-int8`: the packaged weight-only
+int8 graph on onnxruntime), one thread each, plus the two backends' agreement (cosine, routing
+decisions) on the shared datasets. The default runtime (`auto`) and the others side by side:
+`bench.encoder_runtimes`.
 
     .venv/bin/python -m bench.router_overhead            # full run (a few minutes), updates BENCHMARKS.md
     .venv/bin/python -m bench.router_overhead --smoke    # seconds
 """
 
 import os
+import re
 import sys
 import time
 
 import numpy as np
 
-from bench.report import markdown_table
+from bench.report import machine_info, markdown_table
 from bench.router_measure import (
     BUCKETS,
     agreement,
@@ -26,7 +29,7 @@ from bench.router_measure import (
     measure_single,
     profile_scoring,
 )
-from bench.serving_report import bench_parser, finish
+from bench.serving_report import ROOT, bench_parser, finish
 from serve_app.routing.policy import DEFAULT_THRESHOLD
 
 BACKENDS = ("torch", "onnx-int8")
@@ -110,8 +113,10 @@ def bars(rows, cache) -> dict:
     }
 
 
-def render(rows, cache, agree, verdict, profile) -> str:
+def render(rows, cache, agree, verdict, profile, date: str) -> str:
+    """The section's text; `date` is the run's (the profile names the code that ran then)."""
     missed = f"MISSED by {verdict['medium_p50_ms'] - BAR_MS:.2f} ms"
+    backends = ", ".join(dict.fromkeys(r["backend"] for r in rows if r["strategy"] == "exemplar"))
     lines = [
         "Single-prompt latency (wall p50/p99 and CPU time per prompt, cache off, one thread) and "
         "batched throughput (batches of 32), real prompts from the shared datasets bucketed by "
@@ -122,27 +127,41 @@ def render(rows, cache, agree, verdict, profile) -> str:
         f"Cache hit (in-process `RouterCore.route` on a cached text): p50 {cache['p50_ms'] * 1000:.1f} us, "
         f"p99 {cache['p99_ms'] * 1000:.1f} us.",
         "",
-        f"Backend agreement, exemplar strategy at threshold {DEFAULT_THRESHOLD:g} (fp32 torch vs int8 ONNX):",
+        f"Backend agreement, exemplar strategy at threshold {DEFAULT_THRESHOLD:.1f} (fp32 torch vs int8 ONNX):",
         "",
         agreement_table(agree),
         "",
-        f"**Bar.** Medium prompt, exemplar, best backend ({verdict['best_backend']}): p50 "
-        f"{verdict['medium_p50_ms']:.2f} ms wall, {verdict['medium_cpu_ms']:.2f} ms CPU "
-        f"(bar {BAR_MS} ms: {'met' if verdict['router_bar_met'] else missed}). "
+        f"**Bar.** Medium prompt, exemplar, the faster of the backends this run measured ({backends}: "
+        f"{verdict['best_backend']}): p50 {verdict['medium_p50_ms']:.2f} ms wall, "
+        f"{verdict['medium_cpu_ms']:.2f} ms CPU (bar {BAR_MS} ms: {'met' if verdict['router_bar_met'] else missed}). "
         f"Cache hit p50 {verdict['cache_p50_ms'] * 1000:.1f} us (bar 100 us: "
-        f"{'met' if verdict['cache_bar_met'] else 'missed'}).",
+        f"{'met' if verdict['cache_bar_met'] else 'missed'}). The default runtime (`auto`) is measured "
+        'in "Router encoder runtimes".',
     ]
     if profile:
-        lines += [
-            "",
-            "Where the time goes (cProfile, exemplar strategy, best backend, medium prompts, "
-            "top functions by own time):",
-            "",
-            "```",
-            profile.strip(),
-            "```",
-        ]
+        lines += ["", profile_heading(profile, date), "", "```", profile.strip(), "```"]
     return "\n".join(lines)
+
+
+def profile_heading(profile: str, date: str) -> str:
+    """Says which run the listing is from, and which files it names are no longer in the tree."""
+    cited = dict.fromkeys(re.findall(r"serve_app/[\w/]+\.py", profile))
+    gone = [f"`{path}`" for path in cited if not (ROOT / path).exists()]
+    note = f"; not in today's tree: {', '.join(gone)} (rerun for a current listing)" if gone else ""
+    return (
+        f"Where the time goes (cProfile of this run, {date}, exemplar strategy, the faster backend, "
+        f"medium prompts, top functions by own time; file names are those of the code that ran then{note}):"
+    )
+
+
+def markdown_from_result(data: dict) -> str:
+    """The section's text again from a stored result (no measuring): `python -m bench.rerender router`.
+    Results written before the profile was stored on its own keep it only inside their markdown."""
+    profile = data.get("profile")
+    if profile is None:
+        fenced = re.search(r"\n```\n(.*)\n```", data["markdown"], re.S)
+        profile = fenced.group(1) if fenced else ""
+    return render(data["latency"], data["cache_hit"], data["agreement"], data["bars"], profile, data["machine"]["date"])
 
 
 def main(argv=None) -> int:
@@ -169,7 +188,8 @@ def main(argv=None) -> int:
     profile = profile_scoring(
         build_core("exemplar", encoders[verdict["best_backend"]], artifacts, 0), buckets["medium"], args.n
     )
-    md = render(rows, cache, agree, verdict, profile)
+    machine = machine_info()
+    md = render(rows, cache, agree, verdict, profile, machine["date"])
     return finish(
         args,
         "router",
@@ -180,9 +200,11 @@ def main(argv=None) -> int:
             "cache_hit": cache,
             "agreement": agree,
             "bars": verdict,
+            "profile": profile,
             "buckets_tokens": BUCKETS,
             "elapsed_s": time.perf_counter() - start,
         },
+        machine,
     )
 
 

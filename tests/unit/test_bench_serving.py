@@ -160,3 +160,29 @@ def test_one_price_file_serves_eval_metrics_and_the_monthly_model():
     )
     with pytest.raises(ValueError, match="p99_ms and quality"):
         scenario(bare, 0.3, 0.1, "no latency or quality")
+
+
+def test_stored_results_read_as_their_generators_write_them_today():
+    """A stored result's text (labels, notes, the defaults it names) must be what its generator renders
+    from the stored data now: a changed default or config fails here until `python -m bench.rerender`."""
+    from bench.rerender import MODULES, rerendered
+    from bench.serving_report import RESULTS
+
+    for name in MODULES:
+        if (RESULTS / f"{name}.json").exists():
+            stored = json.loads((RESULTS / f"{name}.json").read_text())
+            assert rerendered(name)["markdown"] == stored["markdown"], f"{name}: run python -m bench.rerender {name}"
+
+
+def test_the_docs_cite_only_files_that_exist():
+    """README.md and BENCHMARKS.md name repository files that exist, outside verbatim listings (a dated
+    profile may name the code of its day, and its heading says which files are gone); outputs under
+    bench/results/ are written by runs."""
+    import re
+
+    for doc in ("README.md", "BENCHMARKS.md"):
+        prose = re.sub(r"\n```.*?\n```", "", (ROOT / doc).read_text(), flags=re.S)
+        prose = re.sub(r"not in today's tree: [^(]*", "", prose)
+        cited = set(re.findall(r"\b((?:serve_app|bench|deployments|scripts|tests)/[\w./-]*\w)", prose))
+        missing = sorted(p for p in cited if not p.startswith("bench/results/") and not (ROOT / p).exists())
+        assert not missing, f"{doc} cites {missing}"
