@@ -1,4 +1,4 @@
-"""Benchmark 2: what the serving graph adds. One echo engine (the same `EchoEngine` in Ray's
+"""The graph benchmark: what the serving graph adds. One echo engine (the same `EchoEngine` in Ray's
 `LLMServer`) reached in one Ray Serve instance, side by side, at several concurrency levels:
 
   direct        one Serve deployment (LLMServer + echo) with its own HTTP route: proxy -> replica
