@@ -19,6 +19,7 @@ from serve_app.cascade.streaming import StreamingCascade
 from serve_app.errors import APIError, bad_request, tier_unavailable
 from serve_app.limits import LimitsConfig
 from serve_app.protocol import ChatRequest, parse_chat_request
+from serve_app.request_deadline import RequestDeadline, request_deadline
 from serve_app.routing.decision import RouteDecision
 from serve_app.tier_client import StreamOptions, TierClient, with_tier_usage
 from serve_app.vocabulary import AUTO, LARGE, SMALL, AnswerReason, RouteReason, Tier, answer_reason
@@ -87,7 +88,8 @@ class ChatFlow:
     """The ingress's request logic. `cascade_policy` may be replaced live (ingress reconfigure).
 
     `deadline_s` bounds the whole request until its answer (or first stream chunk) is ready:
-    routing, the small attempt and any escalation share it."""
+    routing, the small attempt and any escalation share it. The tier being waited on when it runs
+    out counts it as a failure (serve_app/request_deadline.py says when); the client gets a 503."""
 
     def __init__(
         self,
@@ -126,10 +128,12 @@ class ChatFlow:
         evidence: dict[str, str] = {}
         if self.deadline_s is None:
             return await self._serve(chat, request, evidence)
+        deadline = RequestDeadline(asyncio.get_running_loop().time() + self.deadline_s, self.deadline_s)
         try:
-            async with asyncio.timeout(self.deadline_s):
-                return await self._serve(chat, request, evidence)
-        except TimeoutError:
+            with request_deadline(deadline):
+                async with asyncio.timeout_at(deadline.at):
+                    return await self._serve(chat, request, evidence)
+        except TimeoutError:  # the deadline itself, or a tier's wait cut short by it (RequestDeadlineReached)
             tier = evidence.get(H.TIER, "model")
             error = tier_unavailable(tier, f"no answer within {self.deadline_s:g}s (request deadline)")
             error.headers = dict(evidence)

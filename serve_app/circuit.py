@@ -22,7 +22,8 @@ class BreakerConfig(StrictModel):
     failure_threshold: int = Field(
         2,
         ge=1,
-        description="Consecutive failures (5xx, no replica assigned in time, replica died) that open "
+        description="Consecutive failures (5xx, replica died, no answer in time, also when the request "
+        "deadline cuts the wait: serve_app/request_deadline.py) that open "
         "the breaker. 2: one failure can be a single bad replica or request; two in a "
         "row with nothing in between is a tier that cannot take work.",
     )

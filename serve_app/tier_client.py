@@ -14,6 +14,7 @@ from typing import Any, AsyncIterator, Callable, Optional
 from serve_app import sse
 from serve_app.circuit import CircuitBreaker
 from serve_app.errors import APIError, from_engine_error, tier_unavailable
+from serve_app.request_deadline import RequestDeadlineReached, current_deadline
 from serve_app.sse import DONE_FRAME
 
 logger = logging.getLogger(__name__)
@@ -89,9 +90,11 @@ class TierClient:
 
     Deadlines: `assign_timeout_s` for a replica to take the request (Serve queues requests for a
     deployment with no running replica until one starts: minutes for a vLLM tier), then
-    `request_timeout_s` for the whole answer or first stream chunk. Failures (5xx, replica died,
-    no answer in time) feed the tier's circuit breaker; back-pressure (queue full) and no replica
-    free in time are busy, not down: a 503 with Retry-After that leaves the breaker alone.
+    `request_timeout_s` for the whole answer or first stream chunk, cut short (see
+    serve_app/request_deadline.py) when the request's deadline would cancel the wait first. Failures
+    (5xx, replica died, no answer in time, including no answer before the request deadline) feed
+    the tier's circuit breaker; back-pressure (queue full) and no replica free in time are busy, not
+    down: a 503 with Retry-After that leaves the breaker alone.
     """
 
     def __init__(
@@ -146,13 +149,15 @@ class TierClient:
         logger.warning("tier %s failed: %s", self.name, type(exc).__name__)  # never the message: it may echo the prompt
         return self._failed(tier_unavailable(self.name, type(exc).__name__, self.breaker.open_s))
 
-    async def _next(self, gen: Any, timeout_s: float) -> Any:
+    async def _next(self, gen: Any, timeout_s: float, cut_by_deadline: bool = False) -> Any:
         try:
             return await asyncio.wait_for(gen.__anext__(), timeout_s)
         except StopAsyncIteration:
             raise
         except asyncio.TimeoutError:
             _cancel(gen)
+            if cut_by_deadline:
+                raise self._deadline_reached(timeout_s) from None
             raise self._failed(tier_unavailable(self.name, f"no answer within {timeout_s:g}s")) from None
         except asyncio.CancelledError:  # the request's deadline, or the client went away
             _cancel(gen)
@@ -163,6 +168,22 @@ class TierClient:
         except Exception as exc:  # replica died, deployment missing, engine crashed, ...
             raise self._unavailable(exc) from None
 
+    def _deadline_reached(self, waited_s: float) -> RequestDeadlineReached:
+        """The tier hung until (just before) the request deadline: a failure of this tier."""
+        self.breaker.record_failure()
+        logger.warning(
+            "tier %s: no answer within %.3gs, before the request deadline; counted as a failure", self.name, waited_s
+        )
+        return RequestDeadlineReached(f"The {self.name} tier gave no answer within {waited_s:.3g}s (request deadline)")
+
+    async def _first_item(self, gen: Any) -> Any:
+        """The first item, waited for `request_timeout_s` or until just before the request deadline."""
+        deadline, now = current_deadline(), asyncio.get_running_loop().time()
+        cut_s = deadline.cut_wait_s(self._request_timeout_s, now) if deadline is not None else None
+        if cut_s is None:
+            return await self._next(gen, self._request_timeout_s)
+        return await self._next(gen, cut_s, cut_by_deadline=True)
+
     async def _first(self, request: Any, empty: str) -> tuple[Any, Any]:
         """(the response generator, its first item), or the APIError it stands for."""
         if not self.breaker.allow():
@@ -172,7 +193,7 @@ class TierClient:
         gen = self._call(request)
         try:
             await self._assigned(gen)
-            first = await self._next(gen, self._request_timeout_s)
+            first = await self._first_item(gen)
         except StopAsyncIteration:
             raise self._failed(tier_unavailable(self.name, empty)) from None
         except asyncio.CancelledError:

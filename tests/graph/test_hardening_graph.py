@@ -1,6 +1,7 @@
 """Hardening over a real local graph (echo tiers): fuzzed and named client mistakes are 4xx JSON,
 bodies are bounded, /health is readiness that stays 200 while busy, overload is a quick 503 with
-Retry-After, and a killed tier replica fails `auto` traffic over within seconds."""
+Retry-After, a hung tier opens its breaker, and a killed tier replica fails `auto` traffic over
+within seconds."""
 
 import concurrent.futures
 import json
@@ -180,6 +181,29 @@ def test_health_stays_200_while_busy_and_overload_is_a_quick_503(base_url):
         f"\noverload: {len(shed)}/16 got 503 + Retry-After, slowest after {max(r[2] for r in shed):.2f}s; "
         f"/health {[p.status_code for p in polls]}"
     )
+
+
+def test_hung_tier_opens_its_breaker_and_auto_fails_over(base_url):
+    """A tier that takes requests and never answers in time (the echo engine sleeping past the 10 s
+    request deadline, which equals the tier's own timeout) counts as failed: two such requests open
+    its breaker (failure_threshold 2), so `auto` traffic goes to the other tier, marked degraded."""
+
+    def chat(model: str, text: str) -> bytes:
+        return json.dumps({"model": model, "messages": [{"role": "user", "content": text}]}).encode()
+
+    hard_prompt = "Refactor this recursive algorithm to iterative with O(1) space"  # routed to large
+    for _ in range(2):
+        hung = post(base_url, chat("large", "__echo_sleep_30__"))
+        assert hung.status_code == 503 and "retry-after" not in hung.headers
+        assert hung.json()["error"]["message"].endswith("no answer within 10s (request deadline)")
+    auto = post(base_url, chat("auto", hard_prompt))
+    assert auto.status_code == 200, auto.text[:300]
+    assert auto.headers[H.TIER] == "small" and auto.headers[H.DEGRADED] == "large-down"
+    direct = post(base_url, chat("large", "hi"))
+    assert direct.status_code == 503 and int(direct.headers["retry-after"]) >= 1
+    time.sleep(3.5)  # open_s 3: one probe is let through, and its success closes the breaker
+    assert post(base_url, chat("large", "hi")).status_code == 200
+    assert post(base_url, chat("auto", hard_prompt)).headers[H.TIER] == "large"
 
 
 def test_api_keys_and_per_key_rate_limit(serve_port, tmp_path):
