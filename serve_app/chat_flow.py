@@ -88,8 +88,8 @@ class ChatFlow:
     """The ingress's request logic. `cascade_policy` may be replaced live (ingress reconfigure).
 
     `deadline_s` bounds the whole request until its answer (or first stream chunk) is ready:
-    routing, the small attempt and any escalation share it. The tier being waited on when it runs
-    out counts it as a failure (serve_app/request_deadline.py says when); the client gets a 503."""
+    routing, the small attempt and any escalation share it; then the client gets a 503. The tier still
+    being waited on then counts as failed, when it had enough of the time (serve_app/request_deadline.py)."""
 
     def __init__(
         self,
