@@ -22,6 +22,7 @@ MODULES = {
     "load": "bench.load",
     "stream_cascade": "bench.stream_cascade",
     "prefix_curve": "bench.prefix_curve",
+    "readiness_poll": "bench.readiness_poll",
 }
 
 

@@ -24,6 +24,7 @@ ORDER = (
     "prefix_curve",
     "router_batching",
     "gemm_peak",
+    "readiness_poll",
 )
 ROUTER_BAR_MS = 5.0  # issue 5: router p50 for a medium prompt on one core
 SECTION = "serving-benchmarks"  # the BENCHMARKS.md section these commands own
@@ -94,19 +95,29 @@ NOTES = """### Reading these results
   (p99 1018 vs 1099 ms in this run, 1411 vs 1120 ms in the run before it, 2026-11-30T10:00) and
   slower at 8 (p50 223 vs 177 ms), so 1 / 0 ships. Measured with one encoder thread on 2 shared
   cores; batching with more encoder threads (`torch_threads`) was not measured.
-- **Graph.** tier-router's ingress alone (`tr-small`) costs about what Ray's OpenAiIngress costs;
-  the router deployment adds one Serve handle call, and py-spy shows that call's time is Ray Serve's
-  own request routing, actor-call and metrics code rather than tier-router's. Benchmark 4 (the
-  2026-11-30 run) puts that hop at 9.1 ms of CPU per request and 6.2-6.5 ms of p50 at concurrency 1,
-  8 and 32 (`tr-auto-ro` minus `tr-ip-ro`, echo engine, cached route); with `router.placement:
-  in_process` a cached route costs what no router call costs (`tr-ip-ro` 26.9 vs `tr-small` 26.8 ms
-  of CPU per request). On 2 shared cores every path is CPU-bound at concurrency 32, so latency
-  there follows CPU per request and the p50 bar at 32 is mostly noise: its allowance (twice what
-  OpenAiIngress adds over direct) was 412 ms in the 2026-11-21 run and 10.6 ms in this one, and both
-  placements missed it (202 and 196 ms added) while both met the CPU-per-request bar (17.6 and 8.4 ms
-  against 26.6). The same py-spy sample puts 16% of the ingress's samples in `fetch_states`, the
-  readiness poll (`serve.status()` every `readiness_poll_s`, 2 s, which returns every application's
-  details; five applications share this benchmark's Serve instance).
+- **Graph.** tier-router's ingress alone (`tr-small`) costs less CPU per request than Ray's
+  OpenAiIngress (14.3 vs 18.2 ms, all Ray processes, in benchmark 4's 2026-11-30 13:20 run); the
+  router deployment adds one Serve handle call, and py-spy shows that call's time is Ray Serve's
+  own request routing, actor-call and metrics code rather than tier-router's. That run puts the hop
+  at 5.4 ms of CPU per request over `tr-small` and 7.2 ms of p50 at concurrency 1 (`tr-auto-ro`
+  minus `tr-ip-ro`, echo engine, cached route); with `router.placement: in_process` a cached route
+  costs less CPU than no router call (`tr-ip-ro` 12.5 vs `tr-small` 14.3 ms). Both placements met
+  the graph bar at 1, 8 and 32 in that run (at 32: 193 and 88 ms added against 295 allowed). On 2
+  shared cores every path is CPU-bound at concurrency 32, so the p50 bar there follows the machine's
+  other load: in a run 20 minutes earlier, while other test runs shared the machine, the separate router missed it by
+  48 ms and the in-process one met it; its allowance has ranged from 10.6 ms to 412 ms across runs.
+  Until 2026-11-30 the readiness poll called `serve.status()` every `readiness_poll_s` (2 s), which
+  rebuilds every application's details as pydantic models and cloudpickles each deployment's
+  request-router class: benchmark 11 measures 87 ms of the caller's CPU per call against 1.1 ms for
+  the controller's plain details dict that the poll now reads (one application of four
+  deployments; with five applications the old read took 16% of the ingress's py-spy samples under
+  load). An idle ingress now uses 1.5% of a core, and the idle tier-router ingresses' share of the
+  `direct` path's CPU in benchmark 4 fell from 1.5-2.0 to 0.08-0.25 ms per
+  request. Ray Serve's same-loop switches (`RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD=0`,
+  `RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP=0` on tier-router's replicas) were tried once, side by side
+  with the unchanged graph in one Ray (echo tiers, cached route, a throwaway script not kept in
+  `bench/`): no gain beyond noise (c=32 p50 378 vs 368 ms, CPU 19.5 vs 17.6 ms/request all Ray
+  processes, switched vs unchanged), so they are not set.
 - **Load and cost.** The tier split and escalation rate are what the shipped CPU default does with
   MT-Bench prompts (sent without `temperature`, so sampled): its route and cascade thresholds are
   the operating point `tier-router tune` chose for at most 30% of traffic reaching large ("Operating
