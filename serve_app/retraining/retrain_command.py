@@ -64,16 +64,6 @@ def save_content_hashed(artifact: RouterArtifact, folder: Path) -> Path:
     return path.resolve()
 
 
-def _running_app(config: str, app: str | None):
-    """The application whose router policy is compared (and replaced): `--app`, else the first."""
-    from serve_app.serve_config import load_yaml, tier_router_apps
-
-    apps = [a for a in tier_router_apps(load_yaml(config)) if not app or a.name == app]
-    if not apps:
-        raise SystemExit(f"retrain: no tier-router application {app!r} in {config}")
-    return apps[0]
-
-
 def _row(scored, running_quality: float) -> dict:
     q = float(scored.quality.mean())
     return {
@@ -149,8 +139,10 @@ def evaluate(args: argparse.Namespace, store=None) -> dict:
     from serve_app.retraining.cascade_refit import running_cascade
     from serve_app.retraining.gate import routed_quality
     from serve_app.retraining.operating_point import RunningPoint, ShareMatchedTuner
+    from serve_app.serve_config import find_app
 
-    running_app = _running_app(args.config, args.app)
+    # The application whose router policy is compared (and replaced): `--app`, else the first.
+    running_app = find_app(args.config, args.app, "retrain")
     # Embed with the running router's runtime and long-prompt policy, so scores match what serves.
     store = store or EmbeddingStore(progress=False, settings=running_app.config.router.encoder_settings())
     train, test = split_by_column(load_labelled(args.pairs, "small", "large", name="shadow"))
