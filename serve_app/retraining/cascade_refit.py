@@ -24,8 +24,6 @@ import numpy as np
 from serve_app.evaluation.cascade_metrics import MISSING
 from serve_app.evaluation.dataset import LabelledSet
 
-ROUTE_MIN, ROUTE_MAX = 0.0, 10.0  # router.policy.threshold's range
-
 
 @dataclass(frozen=True)
 class RunningCascade:
@@ -77,16 +75,12 @@ def running_cascade(
 
 def refit(scores: np.ndarray, cascade: RunningCascade, data: LabelledSet, t_route: float, steps: int = 41) -> Refit:
     """Route and cascade thresholds chosen jointly on the training slice for the best quality at no
-    more share reaching large than the running policy's: `tune.search`'s grid (quantiles of the
-    scores and confidences, and the all-or-nothing edges), kept to the values the config accepts
-    (route 0-10, cascade >= 0, where 0 escalates only missing confidences, as serving does), and
-    `tune.choose`."""
-    from serve_app.evaluation.joint import candidates
-    from serve_app.evaluation.tune import TuneSet, choose, mix_point
+    more share reaching large than the running policy's: `tune.search`'s grid (only values the
+    config holds; a cascade threshold of 0 escalates only missing confidences, as serving does)
+    and `tune.choose`."""
+    from serve_app.evaluation.tune import TuneSet, choose, mix_point, search
 
     train = TuneSet("train", np.asarray(scores, dtype=float), cascade.train, 1.0, data.weak, data.strong)
     target = mix_point([train], t_route, cascade.threshold).share
-    routes = np.unique(np.clip(candidates(train.route, steps, above=True), ROUTE_MIN, ROUTE_MAX))
-    confs = np.unique(np.clip(candidates(train.confidence, steps, above=False), 0.0, None))
-    point = choose([mix_point([train], r, c) for r in routes for c in confs], target_share=target)
+    point = choose(search([train], steps).points, target_share=target)
     return Refit(float(point.route_threshold), float(point.cascade_threshold), target, float(point.quality))
