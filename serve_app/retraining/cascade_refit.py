@@ -14,9 +14,7 @@ request on small (`cascade_only`: routing is off, nothing to trade), or when no 
 carries a confidence under the running method.
 """
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
@@ -45,27 +43,23 @@ class Refit:
     train_quality: float
 
 
-def recorded_confidences(path: str | Path, method: str) -> dict[str, float]:
+def recorded_confidences(rows: list[dict], method: str) -> dict[str, float]:
     """Row id -> the exported small-answer confidence, for rows whose confidence `method` computed."""
-    out = {}
-    with open(path) as rows:
-        for line in rows:
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            value = row.get("confidence")
-            if value is not None and row.get("confidence_method") == method:
-                out[str(row.get("id"))] = float(value)
-    return out
+    return {
+        str(row.get("id")): float(row["confidence"])
+        for row in rows
+        if row.get("confidence") is not None and row.get("confidence_method") == method
+    }
 
 
 def running_cascade(
-    path: str | Path, policy, train: LabelledSet, test: LabelledSet
+    rows: list[dict], policy, train: LabelledSet, test: LabelledSet
 ) -> tuple[Optional[RunningCascade], str]:
-    """(the running cascade, "") or (None, why it is left out of the comparison)."""
+    """(the running cascade, "") or (None, why it is left out of the comparison), from the
+    exported pair rows."""
     if policy.mode != "route_and_cascade":
         return None, f"cascade mode {policy.mode}: not refitted"
-    known = recorded_confidences(path, policy.method)
+    known = recorded_confidences(rows, policy.method)
     if not known:
         return None, f"no exported pair carries a {policy.method} confidence: cascade left as configured"
     pick = lambda data: np.array([known.get(i, MISSING) for i in data.ids], dtype=float)  # noqa: E731

@@ -21,7 +21,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from serve_app.evaluation.dataset import load_labelled
+from serve_app.evaluation.dataset import load_labelled, read_rows
 from serve_app.evaluation.training import LEARNED_KINDS
 from serve_app.routing.learned import RouterArtifact
 
@@ -145,13 +145,14 @@ def evaluate(args: argparse.Namespace, store=None) -> dict:
     running_app = find_app(args.config, args.app, "retrain")
     # Embed with the running router's runtime and long-prompt policy, so scores match what serves.
     store = store or EmbeddingStore(progress=False, settings=running_app.config.router.encoder_settings())
-    train, test = split_by_column(load_labelled(args.pairs, "small", "large", name="shadow"))
+    rows = read_rows(args.pairs)  # read once: the pairs and the cascade's recorded confidences
+    train, test = split_by_column(load_labelled(args.pairs, "small", "large", name="shadow", rows=rows))
     if not len(train) or not len(test):
         raise SystemExit(
             f"retrain: need both training and held-out (split=test) pairs; got {len(train)} and {len(test)}"
         )
     policy = running_app.config.router.policy
-    cascade, cascade_note = running_cascade(args.pairs, running_app.config.ingress.cascade, train, test)
+    cascade, cascade_note = running_cascade(rows, running_app.config.ingress.cascade, train, test)
     held_out = (cascade.test, cascade.threshold) if cascade else (None, None)
     tuner = ShareMatchedTuner()
     running_scores = policy_scores(policy.strategy, test.prompts, store)
