@@ -7,6 +7,7 @@ from typing import Optional
 import numpy as np
 
 from serve_app.evaluation.joint import reaches_large
+from serve_app.evaluation.metrics import interval
 
 
 def routed_quality(
@@ -34,8 +35,7 @@ def bootstrap_ci(
     for start in range(0, resamples, 500):  # chunks keep memory small on big test slices
         n = min(500, resamples - start)
         means[start : start + n] = diff[rng.integers(0, len(diff), size=(n, len(diff)))].mean(axis=1)
-    tail = (1.0 - confidence) / 2.0
-    return float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))
+    return interval(means, confidence)
 
 
 @dataclass(frozen=True)
