@@ -45,7 +45,7 @@ def cross_validated_choice(
     index, scores = heldout_scores(train, kinds, folds, progress=False)
     data = train.data.subset(index)
     pairs = HeldOutPairs(data.weak, data.strong)
-    running = RunningPoint(float("nan"), running_share)
+    running = RunningPoint(running_share)
     quality = {}
     for kind in kinds:
         point = tuner.tune(scores[kind], pairs, running)

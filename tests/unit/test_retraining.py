@@ -75,7 +75,6 @@ def test_share_matched_threshold_spends_what_the_running_policy_spends():
     point = ShareMatchedTuner().tune(np.linspace(0, 1, 10), HeldOutPairs(np.zeros(10), np.ones(10)), running)
     assert running.large_share == pytest.approx(0.3)
     assert np.mean(np.linspace(0, 1, 10) > point.router_threshold) == pytest.approx(0.3)
-    assert point.cascade_threshold is None
 
 
 class AxisEncoder:
