@@ -2,14 +2,16 @@
 
 Keys never live in the serve config: the config names an environment variable and/or a file
 (one key per line, `#` comments) that the ingress replica reads at start. Only SHA-256 digests
-are kept in memory; a key is identified in logs and metrics by the first 8 hex digits of its digest.
+are kept in memory; a key is identified by the first 8 hex digits of its digest (its key id): the
+key of its rate-limit bucket, and named in the ingress's log line for a request that failed with a 500.
 """
 
 import hashlib
 import hmac
 import os
+import time
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Callable, Mapping, Optional
 
 from pydantic import Field
 
@@ -65,10 +67,10 @@ def load_keys(cfg: AuthConfig, environ: Mapping[str, str] = os.environ) -> list[
 class Authenticator:
     """Checks `Authorization` headers against the keys; rate-limits per key."""
 
-    def __init__(self, keys: list[str], rate_limit: RateLimitConfig, limiter: Optional[RateLimiter] = None):
+    def __init__(self, keys: list[str], rate_limit: RateLimitConfig, clock: Callable[[], float] = time.monotonic):
         self._digests = [_digest(k) for k in keys]
-        self._limiter = limiter or (
-            RateLimiter(rate_limit.requests_per_s, rate_limit.burst) if rate_limit.requests_per_s > 0 else None
+        self._limiter = (
+            RateLimiter(rate_limit.requests_per_s, rate_limit.burst, clock) if rate_limit.requests_per_s > 0 else None
         )
 
     @property

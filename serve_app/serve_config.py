@@ -43,5 +43,16 @@ def tier_router_apps(serve_config: dict[str, Any]) -> list[ServeApp]:
     return apps
 
 
+def find_app(config_path: str | Path, app: str | None, command: str) -> ServeApp:
+    """The tier-router application named `app` in the serve config at `config_path` (the first one
+    when `app` is None), or a SystemExit naming `command` and the applications the file has."""
+    apps = tier_router_apps(load_yaml(config_path))
+    chosen = [a for a in apps if not app or a.name == app]
+    if not chosen:
+        names = ", ".join(a.name for a in apps)
+        raise SystemExit(f"{command}: no tier-router application {app!r} in {config_path} (it has: {names})")
+    return chosen[0]
+
+
 def http_host(serve_config: dict[str, Any]) -> str:
     return (serve_config.get("http_options") or {}).get("host", "127.0.0.1")

@@ -90,14 +90,9 @@ def strategy_config(args: argparse.Namespace):
 
 def _app_config(args: argparse.Namespace):
     """The AppConfig of --app (default: the first tier-router app) in --config, or a clear exit."""
-    from serve_app.serve_config import load_yaml, tier_router_apps
+    from serve_app.serve_config import find_app
 
-    apps = tier_router_apps(load_yaml(args.config))
-    chosen = [a for a in apps if not args.app or a.name == args.app]
-    if not chosen:
-        names = ", ".join(a.name for a in apps) or "none"
-        raise SystemExit(f"calibrate: no tier-router application {args.app!r} in {args.config} (it has: {names})")
-    return chosen[0].config
+    return find_app(args.config, args.app, "calibrate").config
 
 
 def _encoder_settings(args: argparse.Namespace):

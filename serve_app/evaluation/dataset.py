@@ -103,10 +103,12 @@ def load_labelled(
     strong: Optional[str] = None,
     name: Optional[str] = None,
     drop_missing: bool = False,
+    rows: Optional[list[dict]] = None,
 ) -> LabelledSet:
-    """Read a labelled JSONL for one weak -> strong model pair. Rows without a score for either
-    model are an error, or left out (and counted in `dropped`) with `drop_missing`."""
-    rows = read_rows(path)
+    """Read a labelled JSONL for one weak -> strong model pair (or take `rows`, already read from
+    `path`). Rows without a score for either model are an error, or left out (and counted in
+    `dropped`) with `drop_missing`."""
+    rows = read_rows(path) if rows is None else rows
     if not rows:
         raise ValueError(f"{path}: no rows")
     if weak is None or strong is None:

@@ -67,9 +67,9 @@ def encoder_settings(args: argparse.Namespace):
 def configured_threshold(config: str | None) -> float | None:
     if not config:
         return None
-    from serve_app.serve_config import load_yaml, tier_router_apps
+    from serve_app.serve_config import find_app
 
-    return tier_router_apps(load_yaml(config))[0].config.router.policy.threshold
+    return find_app(config, None, "eval").config.router.policy.threshold
 
 
 def run(args: argparse.Namespace) -> int:

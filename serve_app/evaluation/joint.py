@@ -27,10 +27,14 @@ class OperatingPoint:
     worst_share: Optional[float] = None  # on a mix of sets: the largest share of any one set
 
 
-def reaches_large(route: np.ndarray, confidence: np.ndarray, t_route: float, t_conf: float):
-    """(routed to large, escalated) masks."""
-    routed = route > t_route
-    return routed, ~routed & (confidence < t_conf)
+def reaches_large(route, confidence: Optional[np.ndarray], t_route: float, t_conf: Optional[float]):
+    """(routed to large, escalated) masks: routed when the route score is above `t_route`;
+    escalated when routed small with a confidence below `t_conf` (missing confidences are
+    MISSING, below every real one). Without a confidence or `t_conf`, nothing escalates."""
+    routed = np.asarray(route, dtype=float) > t_route
+    if confidence is None or t_conf is None:
+        return routed, np.zeros_like(routed)
+    return routed, ~routed & (np.asarray(confidence, dtype=float) < t_conf)
 
 
 def outcome(

@@ -26,10 +26,9 @@ def engine_flags(engine_kwargs: dict) -> list[str]:
 def command(config_path: str, tier: str, port: int, threads: int, app: str | None = None) -> tuple[list[str], dict]:
     """(argv, environment) of the server for `tier` of the config."""
     from serve_app.model_prep import ensure_converted
-    from serve_app.serve_config import load_yaml, tier_router_apps
+    from serve_app.serve_config import find_app
 
-    apps = [a for a in tier_router_apps(load_yaml(config_path)) if not app or a.name == app]
-    cfg = getattr(apps[0].config.tiers, tier)
+    cfg = getattr(find_app(config_path, app, "serve-tier").config.tiers, tier)
     if cfg.engine != "vllm":
         raise SystemExit(f"serve-tier: tier {tier!r} uses the {cfg.engine} engine, not vLLM")
     source = cfg.model_source or str(ensure_converted(cfg.gguf))

@@ -17,6 +17,8 @@ import numpy as np
 from serve_app.evaluation.cascade_metrics import confidence_array
 from serve_app.evaluation.joint import OperatingPoint, candidates, reaches_large, select
 
+ROUTE_RANGE = (0.0, 10.0)  # router.policy.threshold's range
+
 
 @dataclass
 class TuneSet:
@@ -95,13 +97,20 @@ class Grid:
 
 
 def search(sets: list[TuneSet], steps: int = 41, cascade: bool = True) -> Grid:
-    """Every pair of candidate thresholds (quantiles of the pooled scores and confidences);
-    without `cascade`, route thresholds only (nothing escalated)."""
+    """Every pair of candidate thresholds (quantiles of the pooled scores and confidences) that
+    the config can hold, so the point chosen is the point written: route thresholds within
+    router.policy.threshold's 0-10, cascade thresholds at least 0. Below 0 (down to -inf, which
+    escalates nothing, not even a missing confidence) a cascade threshold would mean something
+    serving cannot do, since serving escalates a missing confidence at any threshold; such a
+    candidate is evaluated as 0, which escalates exactly the missing ones (real confidences are
+    >= 0). Without `cascade`, route thresholds only, nothing escalated (written as route_only)."""
     from serve_app.evaluation.joint import NEVER
 
-    routes = candidates(np.concatenate([s.route for s in sets]), steps, above=True)
+    routes = np.unique(np.clip(candidates(np.concatenate([s.route for s in sets]), steps, above=True), *ROUTE_RANGE))
     confs = (
-        candidates(np.concatenate([s.confidence for s in sets]), steps, above=False) if cascade else np.array([-NEVER])
+        np.unique(np.clip(candidates(np.concatenate([s.confidence for s in sets]), steps, above=False), 0.0, None))
+        if cascade
+        else np.array([-NEVER])
     )
     return Grid(routes, confs, [mix_point(sets, r, c) for r in routes for c in confs])
 

@@ -62,15 +62,6 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _app_config(args):
-    from serve_app.serve_config import load_yaml, tier_router_apps
-
-    apps = [a for a in tier_router_apps(load_yaml(args.config)) if not args.app or a.name == args.app]
-    if not apps:
-        raise SystemExit(f"tune: no tier-router app {args.app!r} in {args.config}")
-    return apps[0].config
-
-
 def _route_scorer(config):
     from serve_app.evaluation.embeddings import EmbeddingStore
     from serve_app.evaluation.evaluate import CachedEncoder
@@ -136,8 +127,9 @@ def _traffic_set(args, path, method, policy, score):
 def run(args: argparse.Namespace) -> int:
     from serve_app.evaluation.tune import bootstrap, choose, curves, search
     from serve_app.evaluation.tune_report import plot, summary
+    from serve_app.serve_config import find_app
 
-    config = _app_config(args)
+    config = find_app(args.config, args.app, "tune").config
     policy = config.ingress.cascade
     method = args.method or policy.method
     score = _route_scorer(config)

@@ -29,8 +29,8 @@ def summary(sets: list[TuneSet], point: OperatingPoint, intervals: dict, method:
         "goal": {"target_share": args.target_share}
         if args.target_share is not None
         else {"quality_floor": args.quality_floor},
-        "route_threshold": _round(min(point.route_threshold, 10.0)),
-        "cascade_threshold": None if getattr(args, "no_cascade", False) else _round(max(point.cascade_threshold, 0.0)),
+        "route_threshold": _round(point.route_threshold),
+        "cascade_threshold": None if getattr(args, "no_cascade", False) else _round(point.cascade_threshold),
         "share_to_large": _round(point.share),
         "routed": _round(point.routed),
         "escalated": _round(point.escalated),
@@ -69,7 +69,7 @@ def plot(curves: dict[str, list[OperatingPoint]], point: OperatingPoint, sets: l
             [here.quality],
             color="black",
             zorder=5,
-            label=f"chosen (route {min(point.route_threshold, 10):.2f}, cascade {max(point.cascade_threshold, 0):.3f})",
+            label=f"chosen (route {point.route_threshold:.2f}, cascade {point.cascade_threshold:.3f})",
         )
     ax.set_xlabel("share of labelled traffic reaching the large model (routed + escalated)")
     ax.set_ylabel("quality")

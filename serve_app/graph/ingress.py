@@ -86,13 +86,6 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     return _error_response(APIError(400, f"Invalid request: {first.get('msg', 'malformed')}"))
 
 
-@app.exception_handler(Exception)
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    request_id, generated = request_id_of(request)
-    logger.error("request %s failed: %s (bug)", request_id, type(exc).__name__)
-    return _with_id(_error_response(internal_error(request_id)), request_id, generated)
-
-
 def build_observer(
     cfg: IngressConfig, tiers: dict[str, TierClient], make_request: Any, cascade_policy: Any = None
 ) -> RequestObserver:
@@ -200,18 +193,21 @@ class TierRouterIngress:
         """Live cascade policy (`serve deploy` with a new user_config; no restart)."""
         self._flow.cascade_policy = CascadePolicy.model_validate(user_config)
 
-    async def _guarded(self, request: Request, handler: Callable[[str], Awaitable[Response]]) -> Response:
-        """Auth, then `handler(request_id)`; any APIError becomes its JSON answer, anything else a
-        500 logged with the request id only (never the body)."""
+    async def _guarded(self, request: Request, handler: Callable[[], Awaitable[Response]]) -> Response:
+        """Auth, then `handler()`; any APIError becomes its JSON answer, anything else a 500 (the
+        ingress's one catch-all) logged with the request id, the exception's type and the caller's
+        key id only (never the body or the exception's message)."""
         request_id, generated = request_id_of(request)
+        key_id = None
         try:
-            self._auth.check(request.headers.get("authorization"))
-            response = await handler(request_id)
+            key_id = self._auth.check(request.headers.get("authorization"))
+            response = await handler()
         except APIError as error:
             self._observer.error(error.status)
             response = _error_response(error)
         except Exception as exc:
-            logger.error("request %s failed: %s (bug)", request_id, type(exc).__name__)
+            by = f" (key {key_id})" if key_id else ""
+            logger.error("request %s failed: %s (bug)%s", request_id, type(exc).__name__, by)
             self._observer.error(500)
             response = _error_response(internal_error(request_id))
         return _with_id(response, request_id, generated)
@@ -219,7 +215,7 @@ class TierRouterIngress:
     @app.post("/v1/chat/completions")
     async def chat_completions(self, request: Request) -> Response:
         self._poller.ensure_started()
-        return await self._guarded(request, lambda request_id: self._chat(request))
+        return await self._guarded(request, lambda: self._chat(request))
 
     async def _chat(self, request: Request) -> Response:
         start = time.perf_counter()
@@ -248,14 +244,14 @@ class TierRouterIngress:
 
     @app.get("/v1/models")
     async def models(self, request: Request) -> Response:
-        async def listing(_: str) -> Response:
+        async def listing() -> Response:
             return JSONResponse({"object": "list", "data": [self._model_card(m) for m in SERVED_MODELS]})
 
         return await self._guarded(request, listing)
 
     @app.get("/v1/models/{model_id}")
     async def model(self, model_id: str, request: Request) -> Response:
-        async def card(_: str) -> Response:
+        async def card() -> Response:
             if model_id not in SERVED_MODELS:
                 raise model_not_found(model_id, list(SERVED_MODELS))
             return JSONResponse(self._model_card(model_id))

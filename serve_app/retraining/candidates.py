@@ -12,8 +12,9 @@ from serve_app.evaluation.dataset import LabelledSet
 from serve_app.evaluation.embeddings import EmbeddingStore
 from serve_app.evaluation.evaluate import CachedEncoder
 from serve_app.evaluation.heldout import Embedded, heldout_scores
+from serve_app.evaluation.joint import reaches_large
 from serve_app.evaluation.training import TrainingRows, fit, predict
-from serve_app.retraining.gate import reaches_large, routed_quality
+from serve_app.retraining.gate import routed_quality
 from serve_app.retraining.operating_point import HeldOutPairs, OperatingPointTuner, RunningPoint
 from serve_app.routing.learned import RouterArtifact
 from serve_app.routing.strategies import build_scorer, needs_encoder
@@ -44,7 +45,7 @@ def cross_validated_choice(
     index, scores = heldout_scores(train, kinds, folds, progress=False)
     data = train.data.subset(index)
     pairs = HeldOutPairs(data.weak, data.strong)
-    running = RunningPoint(float("nan"), running_share)
+    running = RunningPoint(running_share)
     quality = {}
     for kind in kinds:
         point = tuner.tune(scores[kind], pairs, running)
@@ -68,11 +69,13 @@ class Scored:
     @property
     def large_share(self) -> float:
         """Share answered by the large tier: routed there, or escalated."""
-        return float(np.mean(reaches_large(self.scores, self.threshold, self.confidence, self.cascade_threshold)))
+        routed, escalated = reaches_large(self.scores, self.confidence, self.threshold, self.cascade_threshold)
+        return float(np.mean(routed | escalated))
 
     @property
     def escalated_share(self) -> float:
-        return self.large_share - float(np.mean(self.scores > self.threshold))
+        _, escalated = reaches_large(self.scores, self.confidence, self.threshold, self.cascade_threshold)
+        return float(np.mean(escalated))
 
 
 def score_candidate(

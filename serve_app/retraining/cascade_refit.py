@@ -14,17 +14,13 @@ request on small (`cascade_only`: routing is off, nothing to trade), or when no 
 carries a confidence under the running method.
 """
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
 from serve_app.evaluation.cascade_metrics import MISSING
 from serve_app.evaluation.dataset import LabelledSet
-
-ROUTE_MIN, ROUTE_MAX = 0.0, 10.0  # router.policy.threshold's range
 
 
 @dataclass(frozen=True)
@@ -47,27 +43,23 @@ class Refit:
     train_quality: float
 
 
-def recorded_confidences(path: str | Path, method: str) -> dict[str, float]:
+def recorded_confidences(rows: list[dict], method: str) -> dict[str, float]:
     """Row id -> the exported small-answer confidence, for rows whose confidence `method` computed."""
-    out = {}
-    with open(path) as rows:
-        for line in rows:
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            value = row.get("confidence")
-            if value is not None and row.get("confidence_method") == method:
-                out[str(row.get("id"))] = float(value)
-    return out
+    return {
+        str(row.get("id")): float(row["confidence"])
+        for row in rows
+        if row.get("confidence") is not None and row.get("confidence_method") == method
+    }
 
 
 def running_cascade(
-    path: str | Path, policy, train: LabelledSet, test: LabelledSet
+    rows: list[dict], policy, train: LabelledSet, test: LabelledSet
 ) -> tuple[Optional[RunningCascade], str]:
-    """(the running cascade, "") or (None, why it is left out of the comparison)."""
+    """(the running cascade, "") or (None, why it is left out of the comparison), from the
+    exported pair rows."""
     if policy.mode != "route_and_cascade":
         return None, f"cascade mode {policy.mode}: not refitted"
-    known = recorded_confidences(path, policy.method)
+    known = recorded_confidences(rows, policy.method)
     if not known:
         return None, f"no exported pair carries a {policy.method} confidence: cascade left as configured"
     pick = lambda data: np.array([known.get(i, MISSING) for i in data.ids], dtype=float)  # noqa: E731
@@ -77,16 +69,12 @@ def running_cascade(
 
 def refit(scores: np.ndarray, cascade: RunningCascade, data: LabelledSet, t_route: float, steps: int = 41) -> Refit:
     """Route and cascade thresholds chosen jointly on the training slice for the best quality at no
-    more share reaching large than the running policy's: `tune.search`'s grid (quantiles of the
-    scores and confidences, and the all-or-nothing edges), kept to the values the config accepts
-    (route 0-10, cascade >= 0, where 0 escalates only missing confidences, as serving does), and
-    `tune.choose`."""
-    from serve_app.evaluation.joint import candidates
-    from serve_app.evaluation.tune import TuneSet, choose, mix_point
+    more share reaching large than the running policy's: `tune.search`'s grid (only values the
+    config holds; a cascade threshold of 0 escalates only missing confidences, as serving does)
+    and `tune.choose`."""
+    from serve_app.evaluation.tune import TuneSet, choose, mix_point, search
 
     train = TuneSet("train", np.asarray(scores, dtype=float), cascade.train, 1.0, data.weak, data.strong)
     target = mix_point([train], t_route, cascade.threshold).share
-    routes = np.unique(np.clip(candidates(train.route, steps, above=True), ROUTE_MIN, ROUTE_MAX))
-    confs = np.unique(np.clip(candidates(train.confidence, steps, above=False), 0.0, None))
-    point = choose([mix_point([train], r, c) for r in routes for c in confs], target_share=target)
+    point = choose(search([train], steps).points, target_share=target)
     return Refit(float(point.route_threshold), float(point.cascade_threshold), target, float(point.quality))

@@ -6,19 +6,8 @@ from typing import Optional
 
 import numpy as np
 
-
-def reaches_large(
-    scores: np.ndarray,
-    threshold: float,
-    confidence: Optional[np.ndarray] = None,
-    cascade_threshold: Optional[float] = None,
-) -> np.ndarray:
-    """Which prompts a policy answers with the large tier: routed there (score > threshold), or,
-    with a cascade, routed small with a confidence below `cascade_threshold` (escalated)."""
-    routed = np.asarray(scores, dtype=float) > threshold
-    if confidence is None or cascade_threshold is None:
-        return routed
-    return routed | (np.asarray(confidence, dtype=float) < cascade_threshold)
+from serve_app.evaluation.joint import reaches_large
+from serve_app.evaluation.metrics import interval
 
 
 def routed_quality(
@@ -29,8 +18,10 @@ def routed_quality(
     confidence: Optional[np.ndarray] = None,
     cascade_threshold: Optional[float] = None,
 ) -> np.ndarray:
-    """Per-prompt quality of a policy: the large answer's where it reaches large, else the small's."""
-    return np.where(reaches_large(scores, threshold, confidence, cascade_threshold), large, small).astype(float)
+    """Per-prompt quality of a policy: the large answer's where it reaches large (routed there,
+    or, with a cascade, escalated: `joint.reaches_large`), else the small's."""
+    routed, escalated = reaches_large(scores, confidence, threshold, cascade_threshold)
+    return np.where(routed | escalated, large, small).astype(float)
 
 
 def bootstrap_ci(
@@ -44,8 +35,7 @@ def bootstrap_ci(
     for start in range(0, resamples, 500):  # chunks keep memory small on big test slices
         n = min(500, resamples - start)
         means[start : start + n] = diff[rng.integers(0, len(diff), size=(n, len(diff)))].mean(axis=1)
-    tail = (1.0 - confidence) / 2.0
-    return float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))
+    return interval(means, confidence)
 
 
 @dataclass(frozen=True)

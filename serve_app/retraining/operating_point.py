@@ -1,15 +1,15 @@
-"""Where a retrained router operates: its threshold (and, once the cascade evaluation lands, the
-cascade's confidence threshold), chosen for the held-out traffic.
+"""Where a retrained router operates: its threshold, chosen for the held-out traffic.
 
-This is the seam for the operating-point tuner (`tier-router tune`): anything with
+This is the seam for a candidate router's operating-point tuner: anything with
 `tune(candidate_scores, pairs, running) -> OperatingPoint` plugs in. The default keeps the running
 policy's cost: the candidate's threshold sends the same share of the held-out prompts to the large
 tier as the running policy does (picked from scores alone, no labels), and the cascade threshold is
-left as it is, so the gate compares quality at equal large-tier spend.
+left as it is, so the gate compares quality at equal large-tier spend. (The cascade threshold is
+refitted separately, by `cascade_refit` with `tier-router tune`'s search.)
 """
 
 from dataclasses import dataclass
-from typing import Optional, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -18,32 +18,28 @@ from serve_app.evaluation.calibrate import quantile_threshold
 
 @dataclass(frozen=True)
 class HeldOutPairs:
-    """Judged quality of both answers on the held-out prompts (and the small answer's cascade
-    confidence where it was recorded; NaN otherwise)."""
+    """Judged quality of both answers on the held-out prompts: the labels a tuner may use
+    (the share-matched default does not)."""
 
     small: np.ndarray
     large: np.ndarray
-    confidence: Optional[np.ndarray] = None
 
 
 @dataclass(frozen=True)
 class RunningPoint:
-    """The running policy on the held-out prompts: its threshold and the share it sends to large."""
+    """The running policy on the held-out prompts: the share it sends to large."""
 
-    threshold: float
     large_share: float
-    scores: Optional[np.ndarray] = None
 
     @classmethod
     def of(cls, scores: np.ndarray, threshold: float) -> "RunningPoint":
         scores = np.asarray(scores, dtype=float)
-        return cls(threshold, float(np.mean(scores > threshold)) if len(scores) else 0.0, scores)
+        return cls(float(np.mean(scores > threshold)) if len(scores) else 0.0)
 
 
 @dataclass(frozen=True)
 class OperatingPoint:
     router_threshold: float
-    cascade_threshold: Optional[float] = None  # None: ingress.cascade.threshold stays as configured
     note: str = ""
 
 

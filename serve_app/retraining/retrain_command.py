@@ -21,7 +21,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from serve_app.evaluation.dataset import load_labelled
+from serve_app.evaluation.dataset import load_labelled, read_rows
 from serve_app.evaluation.training import LEARNED_KINDS
 from serve_app.routing.learned import RouterArtifact
 
@@ -62,16 +62,6 @@ def save_content_hashed(artifact: RouterArtifact, folder: Path) -> Path:
     path = folder / f"{artifact.kind}-{digest}.npz"
     os.replace(tmp, path)
     return path.resolve()
-
-
-def _running_app(config: str, app: str | None):
-    """The application whose router policy is compared (and replaced): `--app`, else the first."""
-    from serve_app.serve_config import load_yaml, tier_router_apps
-
-    apps = [a for a in tier_router_apps(load_yaml(config)) if not app or a.name == app]
-    if not apps:
-        raise SystemExit(f"retrain: no tier-router application {app!r} in {config}")
-    return apps[0]
 
 
 def _row(scored, running_quality: float) -> dict:
@@ -149,17 +139,20 @@ def evaluate(args: argparse.Namespace, store=None) -> dict:
     from serve_app.retraining.cascade_refit import running_cascade
     from serve_app.retraining.gate import routed_quality
     from serve_app.retraining.operating_point import RunningPoint, ShareMatchedTuner
+    from serve_app.serve_config import find_app
 
-    running_app = _running_app(args.config, args.app)
+    # The application whose router policy is compared (and replaced): `--app`, else the first.
+    running_app = find_app(args.config, args.app, "retrain")
     # Embed with the running router's runtime and long-prompt policy, so scores match what serves.
     store = store or EmbeddingStore(progress=False, settings=running_app.config.router.encoder_settings())
-    train, test = split_by_column(load_labelled(args.pairs, "small", "large", name="shadow"))
+    rows = read_rows(args.pairs)  # read once: the pairs and the cascade's recorded confidences
+    train, test = split_by_column(load_labelled(args.pairs, "small", "large", name="shadow", rows=rows))
     if not len(train) or not len(test):
         raise SystemExit(
             f"retrain: need both training and held-out (split=test) pairs; got {len(train)} and {len(test)}"
         )
     policy = running_app.config.router.policy
-    cascade, cascade_note = running_cascade(args.pairs, running_app.config.ingress.cascade, train, test)
+    cascade, cascade_note = running_cascade(rows, running_app.config.ingress.cascade, train, test)
     held_out = (cascade.test, cascade.threshold) if cascade else (None, None)
     tuner = ShareMatchedTuner()
     running_scores = policy_scores(policy.strategy, test.prompts, store)

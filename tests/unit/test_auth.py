@@ -4,7 +4,7 @@ import pytest
 
 from serve_app.auth import AuthConfig, Authenticator, RateLimitConfig, load_keys
 from serve_app.errors import APIError
-from serve_app.rate_limit import RateLimiter, TokenBucket
+from serve_app.rate_limit import TokenBucket
 from tests.unit.fakes import Clock
 
 
@@ -50,7 +50,7 @@ def test_right_key_passes_and_is_identified_by_digest_prefix():
 def test_rate_limit_is_per_key_429_with_retry_after():
     clock = Clock()
     limits = RateLimitConfig(requests_per_s=1.0, burst=2)
-    auth = Authenticator(["a", "b"], limits, RateLimiter(1.0, 2, clock))
+    auth = Authenticator(["a", "b"], limits, clock)
     auth.check("Bearer a")
     auth.check("Bearer a")
     with pytest.raises(APIError) as info:

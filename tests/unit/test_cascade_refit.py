@@ -124,7 +124,7 @@ def test_the_export_carries_confidence_and_method(tmp_path):
         (None, None),
         (0.9, "mean_prob"),
     ]
-    assert recorded_confidences(tmp_path / "out.jsonl", "min_prob") == {rows[0]["id"]: 0.4}
+    assert recorded_confidences(rows, "min_prob") == {rows[0]["id"]: 0.4}
 
 
 def labelled(small, large, ids=None):
@@ -142,15 +142,14 @@ def labelled(small, large, ids=None):
     )
 
 
-def test_running_cascade_is_left_out_when_off_or_without_confidences(tmp_path):
-    path = tmp_path / "p.jsonl"
-    path.write_text(json.dumps({"id": "0", "confidence": 0.5, "confidence_method": "min_prob"}) + "\n")
+def test_running_cascade_is_left_out_when_off_or_without_confidences():
+    rows = [{"id": "0", "confidence": 0.5, "confidence_method": "min_prob"}]
     data = labelled([0.5, 0.5], [0.5, 0.5])
-    off, why = running_cascade(path, CascadePolicy(mode="route_only"), data, data)
+    off, why = running_cascade(rows, CascadePolicy(mode="route_only"), data, data)
     assert off is None and "route_only" in why
-    other, why = running_cascade(path, CascadePolicy(method="mean_prob"), data, data)
+    other, why = running_cascade(rows, CascadePolicy(method="mean_prob"), data, data)
     assert other is None and "mean_prob" in why
-    on, why = running_cascade(path, CascadePolicy(method="min_prob", threshold=0.2), data, data)
+    on, why = running_cascade(rows, CascadePolicy(method="min_prob", threshold=0.2), data, data)
     assert why == "" and on.train.tolist()[0] == 0.5 and on.train[1] < -1e8 and on.missing == 2
 
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from serve_app.cli import main
 from serve_app.config import AppConfig, AutoscalingConfig, TierConfig
 from serve_app.graph.tiers import llm_config_dict
-from serve_app.serve_config import load_yaml, tier_router_apps
+from serve_app.serve_config import find_app, load_yaml, tier_router_apps
 
 ROOT = Path(__file__).resolve().parents[2]
 CPU = ROOT / "deployments" / "cpu.yaml"
@@ -80,6 +80,18 @@ def test_cpu_default_is_local_and_real():
     cascade = app.config.ingress.cascade
     assert (cascade.method, cascade.threshold) == (tuned["method"], tuned["cascade_threshold"])
     assert tuned["share_to_large"] <= 0.3
+
+
+def test_find_app_takes_the_named_app_or_the_first_and_names_the_others(tmp_path):
+    data = load_yaml(CPU)
+    second = {**data["applications"][0], "name": "second", "route_prefix": "/second"}
+    data["applications"].append(second)
+    path = tmp_path / "two.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert find_app(path, None, "tune").name == "tier-router"
+    assert find_app(path, "second", "tune").route_prefix == "/second"
+    with pytest.raises(SystemExit, match=r"retrain: no .* application .nope. .*\(it has: tier-router, second\)"):
+        find_app(path, "nope", "retrain")
 
 
 def test_gpu_profile_serves_llama_tiers():

@@ -75,7 +75,6 @@ def test_share_matched_threshold_spends_what_the_running_policy_spends():
     point = ShareMatchedTuner().tune(np.linspace(0, 1, 10), HeldOutPairs(np.zeros(10), np.ones(10)), running)
     assert running.large_share == pytest.approx(0.3)
     assert np.mean(np.linspace(0, 1, 10) > point.router_threshold) == pytest.approx(0.3)
-    assert point.cascade_threshold is None
 
 
 class AxisEncoder:
@@ -219,3 +218,21 @@ def test_drift_table_by_bucket_and_category(tmp_path):
     assert "25.0%" in format_table(cells, "bucket")
     plot(cells, "bucket", str(tmp_path / "drift.png"))
     assert (tmp_path / "drift.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_gate_and_tune_agree_on_which_prompts_reach_large():
+    """One definition (`joint.reaches_large`): routed above the threshold, or routed small with a
+    confidence below the cascade threshold (a missing one lowest); no cascade, no escalation."""
+    from serve_app.evaluation.cascade_metrics import MISSING
+    from serve_app.evaluation.tune import TuneSet, mix_point
+    from serve_app.retraining.candidates import Scored
+
+    scores, conf = np.array([1.0, 2.0, 8.0, 9.0, 3.0]), np.array([0.9, 0.1, 0.8, 0.2, MISSING])
+    small, large = np.array([1.0, 0.0, 0.0, 0.0, 0.0]), np.array([1.0, 1.0, 1.0, 0.0, 1.0])
+    quality = routed_quality(scores, 5.0, small, large, conf, 0.5)
+    assert quality.tolist() == [1.0, 1.0, 1.0, 0.0, 1.0]
+    assert quality.mean() == mix_point([TuneSet("s", scores, conf, 1.0, small, large)], 5.0, 0.5).quality
+    assert routed_quality(scores, 5.0, small, large, conf, None).tolist() == [1.0, 0.0, 1.0, 0.0, 0.0]
+    scored = Scored("p", scores, 5.0, quality, confidence=conf, cascade_threshold=0.5)
+    assert (scored.large_share, scored.escalated_share) == (0.8, 0.4)
+    assert Scored("p", scores, 5.0, quality, confidence=conf).escalated_share == 0.0

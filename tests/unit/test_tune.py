@@ -12,6 +12,7 @@ from serve_app.config_writer import write_settings
 from serve_app.evaluation.joint import NEVER, OperatingPoint, frontier, outcome, select
 from serve_app.evaluation.tune import TuneSet, bootstrap, choose, curves, mix_point, search
 from serve_app.evaluation.tune_report import summary
+from serve_app.routing.policy import RouterPolicy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -104,8 +105,34 @@ def test_summary_reports_split_per_set():
         "quality": None,
     }
     assert out["share_to_large"] == pytest.approx(0.625)
-    unbounded = summary([lab], mix_point([lab], NEVER, -NEVER), {"share": (0, 0)}, "m", "s", args)
-    assert unbounded["route_threshold"] == 10.0 and unbounded["cascade_threshold"] == 0.0
+
+
+def test_search_offers_only_thresholds_the_config_holds():
+    s = TuneSet.build("lab", [0, 3, 10], [None, 0.0, 1.0], small=[1, 1, 1], large=[1, 1, 1])
+    grid = search([s], steps=5)
+    assert grid.routes.min() == 0.0 and grid.routes.max() == 10.0  # not -1e-9 or inf
+    assert grid.confs.min() == 0.0 and np.all(np.isfinite(grid.confs))  # not -inf
+    for p in grid.points:
+        RouterPolicy(threshold=p.route_threshold)
+        CascadePolicy(threshold=p.cascade_threshold)
+    assert search([s], steps=5, cascade=False).confs.tolist() == [-NEVER]  # written as mode route_only
+
+
+def test_a_cascade_threshold_of_0_is_chosen_with_its_serving_meaning():
+    """-inf would escalate nothing, not even a missing confidence; the config's floor 0 (serving
+    escalates a missing confidence at any threshold) escalates the missing ones. With answers equal
+    on both tiers the cheapest point wins: tune used to pick -inf (share 0) and write 0 (share 0.5)."""
+    s = TuneSet.build("lab", [1, 1, 1, 1], [None, None, 0.9, 0.8], small=[1, 1, 1, 1], large=[1, 1, 1, 1])
+    point = choose(search([s], steps=5).points, target_share=0.5)
+    assert point.cascade_threshold == 0.0 and point.route_threshold >= 1
+    assert (point.share, point.escalated) == (0.5, 0.5)  # the missing ones, as serving escalates them
+    args = argparse.Namespace(target_share=0.5, quality_floor=None)
+    written = summary([s], point, {"share": (0.5, 0.5)}, "m", "s", args)["cascade_threshold"]
+    assert mix_point([s], point.route_threshold, written) == point
+    # without missing confidences (real ones are >= 0), 0 decides exactly as -inf does
+    full = TuneSet.build("full", [1, 1, 1], [0.0, 0.5, 0.9], small=[1, 1, 1], large=[1, 1, 1])
+    never = mix_point([full], NEVER, -NEVER)
+    assert mix_point([full], NEVER, 0.0).share == never.share == 0.0
 
 
 def test_write_settings_keeps_comments_and_validates(tmp_path):
