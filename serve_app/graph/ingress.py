@@ -86,6 +86,15 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     return _error_response(APIError(400, f"Invalid request: {first.get('msg', 'malformed')}"))
 
 
+@app.exception_handler(Exception)
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    """Last resort for a bug outside `TierRouterIngress._guarded` (the /v1 routes' own catch-all):
+    `/health`, the admission middleware. Without it Starlette answers a plain-text 500."""
+    request_id, generated = request_id_of(request)
+    logger.error("request %s failed outside the API routes: %s (bug)", request_id, type(exc).__name__)
+    return _with_id(_error_response(internal_error(request_id)), request_id, generated)
+
+
 def build_observer(
     cfg: IngressConfig, tiers: dict[str, TierClient], make_request: Any, cascade_policy: Any = None
 ) -> RequestObserver:
@@ -195,7 +204,7 @@ class TierRouterIngress:
 
     async def _guarded(self, request: Request, handler: Callable[[], Awaitable[Response]]) -> Response:
         """Auth, then `handler()`; any APIError becomes its JSON answer, anything else a 500 (the
-        ingress's one catch-all) logged with the request id, the exception's type and the caller's
+        /v1 routes' catch-all) logged with the request id, the exception's type and the caller's
         key id only (never the body or the exception's message)."""
         request_id, generated = request_id_of(request)
         key_id = None

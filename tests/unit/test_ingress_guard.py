@@ -1,5 +1,6 @@
-"""The ingress's one catch-all: a bug is a 500 naming the request id, logged with the caller's key
-id and the exception's type only; client mistakes keep their status. No Ray: the guard alone."""
+"""The ingress's catch-alls (the /v1 routes' guard, and the app's last resort): a bug is a 500
+naming the request id, logged with the caller's key id and the exception's type only; client
+mistakes keep their status. No Ray: the handlers alone."""
 
 import asyncio
 import hashlib
@@ -11,6 +12,7 @@ from starlette.requests import Request
 from serve_app import headers as H
 from serve_app.auth import Authenticator, RateLimitConfig
 from serve_app.errors import APIError
+from serve_app.graph import ingress as ingress_module
 from serve_app.graph.ingress import TierRouterIngress
 
 
@@ -48,3 +50,15 @@ def test_client_mistakes_keep_their_status_and_log_nothing(caplog):
         assert guarded(missing)[0].status_code == 404
         response, errors = guarded(missing, authorization="Bearer wrong")
     assert response.status_code == 401 and errors == [401] and not caplog.messages
+
+
+def test_a_bug_outside_the_api_routes_is_an_openai_500_too(caplog):
+    """/health or the admission middleware: the app-level handler answers JSON, never plain text."""
+    headers = [(H.REQUEST_ID.encode(), b"rid-2")]
+    request = Request({"type": "http", "method": "GET", "path": "/health", "headers": headers})
+    with caplog.at_level(logging.ERROR, logger="serve_app.graph.ingress"):
+        response = asyncio.run(ingress_module._unexpected(request, RuntimeError("the prompt text")))
+    assert response.status_code == 500
+    assert json.loads(response.body)["error"]["message"] == "Internal error (request id rid-2)."
+    assert caplog.messages == ["request rid-2 failed outside the API routes: RuntimeError (bug)"]
+    assert "prompt" not in caplog.text
