@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from bench.report import markdown_table
 
-# Prompts the shipped CPU router sends to each tier (scores 2.2 and 8.1 against threshold 6.54).
+# Prompts the shipped CPU router sends to each tier (scores 2.2 and 8.1 against threshold 6.55).
 PROMPTS = {
     "small": "What is Python?",
     "large": "Refactor this recursive algorithm to iterative with O(1) space",
