@@ -131,25 +131,23 @@ def test_alarm_fires_on_forced_escalation_and_not_on_normal_traffic(serve_port, 
     try:
         for i in range(6):  # confident small answers: 0% large
             chat(url, f"Where is my package? {i} __echo_conf_0.99__")
-        assert wait_for(lambda: "tier_router_large_share_alarm{" in metrics_text(), 60)
-        quiet = [
-            line
-            for line in metrics_text().splitlines()
-            if line.startswith("ray_tier_router_large_share_alarm{") and 'application="alarm"' in line
-        ]
+
+        def alarm_lines() -> list[str]:  # this application's gauge (another app's may be exported first)
+            return [
+                line
+                for line in metrics_text().splitlines()
+                if line.startswith("ray_tier_router_large_share_alarm{") and 'application="alarm"' in line
+            ]
+
+        assert wait_for(alarm_lines, 60)
+        quiet = alarm_lines()
         assert quiet and all(line.rstrip().endswith(" 0.0") for line in quiet)
         for i in range(10):  # force escalations: everything reaches large
             r = chat(url, f"Where is my package? {i} __echo_conf_0.01__")
             assert r.headers[H.ESCALATED] == "yes"
 
         def raised():
-            return [
-                line
-                for line in metrics_text().splitlines()
-                if line.startswith("ray_tier_router_large_share_alarm{")
-                and 'application="alarm"' in line
-                and line.rstrip().endswith(" 1.0")
-            ]
+            return [line for line in alarm_lines() if line.rstrip().endswith(" 1.0")]
 
         assert wait_for(raised, 60)
     finally:
