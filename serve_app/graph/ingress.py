@@ -1,8 +1,8 @@
 """TierRouterIngress: the OpenAI-compatible HTTP front door (FastAPI through `serve.ingress`).
 
 Thin: request logic lives in ChatFlow, bounds in serve_app.limits/json_body, admission in
-serve_app.admission, keys in serve_app.auth, breakers in serve_app.circuit, readiness in
-serve_app.readiness.
+serve_app.admission, the last-resort 500 in serve_app.last_resort, keys in serve_app.auth, breakers in
+serve_app.circuit, readiness in serve_app.readiness.
 
 Request ids: Serve's HTTP proxy gives every request one `x-request-id` (the client's own, or one it
 generates), puts it on the request the ingress sees and on the response; the ingress uses that id
@@ -32,6 +32,7 @@ from serve_app.graph.loopback_grpc import bind_replica_grpc_to_loopback
 from serve_app.graph.metrics import IngressMetrics
 from serve_app.graph.replica_states import ReplicaStatePoller
 from serve_app.json_body import read_body
+from serve_app.last_resort import LastResortMiddleware
 from serve_app.operations.alarm import LargeShareAlarm
 from serve_app.operations.judge_wiring import build_judge, judge_recorded_pairs
 from serve_app.operations.observer import RequestObserver
@@ -54,6 +55,7 @@ def _replica_admission() -> Optional[AdmissionGate]:
 
 
 app.add_middleware(AdmissionMiddleware, gate_of=_replica_admission)
+app.add_middleware(LastResortMiddleware)  # added last: outermost, around admission too
 
 
 def request_id_of(request: Request) -> tuple[str, bool]:
@@ -84,15 +86,6 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     first = exc.errors()[0] if exc.errors() else {}
     return _error_response(APIError(400, f"Invalid request: {first.get('msg', 'malformed')}"))
-
-
-@app.exception_handler(Exception)
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    """Last resort for a bug outside `TierRouterIngress._guarded` (the /v1 routes' own catch-all):
-    `/health`, the admission middleware. Without it Starlette answers a plain-text 500."""
-    request_id, generated = request_id_of(request)
-    logger.error("request %s failed outside the API routes: %s (bug)", request_id, type(exc).__name__)
-    return _with_id(_error_response(internal_error(request_id)), request_id, generated)
 
 
 def build_observer(

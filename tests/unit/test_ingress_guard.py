@@ -12,8 +12,8 @@ from starlette.requests import Request
 from serve_app import headers as H
 from serve_app.auth import Authenticator, RateLimitConfig
 from serve_app.errors import APIError
-from serve_app.graph import ingress as ingress_module
 from serve_app.graph.ingress import TierRouterIngress
+from serve_app.last_resort import LastResortMiddleware
 
 
 class Statuses(list):
@@ -52,13 +52,45 @@ def test_client_mistakes_keep_their_status_and_log_nothing(caplog):
     assert response.status_code == 401 and errors == [401] and not caplog.messages
 
 
-def test_a_bug_outside_the_api_routes_is_an_openai_500_too(caplog):
-    """/health or the admission middleware: the app-level handler answers JSON, never plain text."""
-    headers = [(H.REQUEST_ID.encode(), b"rid-2")]
-    request = Request({"type": "http", "method": "GET", "path": "/health", "headers": headers})
-    with caplog.at_level(logging.ERROR, logger="serve_app.graph.ingress"):
-        response = asyncio.run(ingress_module._unexpected(request, RuntimeError("the prompt text")))
+def _app_with_bugs():
+    from fastapi import FastAPI
+    from starlette.responses import StreamingResponse
+
+    app = FastAPI()
+
+    @app.get("/health")
+    async def health():
+        raise RuntimeError("the prompt text")
+
+    @app.get("/stream")
+    async def stream():
+        async def frames():
+            yield "data: first\n\n"
+            raise RuntimeError("the prompt text")
+
+        return StreamingResponse(frames(), media_type="text/event-stream")
+
+    app.add_middleware(LastResortMiddleware)
+    return app
+
+
+def test_a_bug_outside_the_api_routes_is_an_openai_500_and_never_reraised(caplog):
+    """/health or a middleware: JSON 500 naming the id, the type logged, nothing re-raised (Serve would
+    log a re-raised exception with its message)."""
+    from starlette.testclient import TestClient
+
+    client = TestClient(_app_with_bugs(), raise_server_exceptions=True)
+    with caplog.at_level(logging.ERROR, logger="serve_app.last_resort"):
+        response = client.get("/health", headers={H.REQUEST_ID: "rid-2"})
+        streamed = client.get("/stream", headers={H.REQUEST_ID: "rid-3"})
+        no_id = client.get("/health")
     assert response.status_code == 500
-    assert json.loads(response.body)["error"]["message"] == "Internal error (request id rid-2)."
-    assert caplog.messages == ["request rid-2 failed outside the API routes: RuntimeError (bug)"]
+    assert response.json()["error"]["message"] == "Internal error (request id rid-2)."
+    assert H.REQUEST_ID not in response.headers  # Serve's proxy already sends the id it gave
+    assert streamed.status_code == 200 and streamed.text == "data: first\n\n"  # ends early, no raise
+    assert no_id.json()["error"]["message"] == f"Internal error (request id {no_id.headers[H.REQUEST_ID]})."
+    assert caplog.messages[:2] == [
+        "request rid-2 failed outside the API routes: RuntimeError (bug)",
+        "request rid-3 failed after the response started: RuntimeError (bug)",
+    ]
     assert "prompt" not in caplog.text
