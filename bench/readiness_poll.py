@@ -85,7 +85,13 @@ def markdown_from_result(data: dict) -> str:
     for row in data["rows"]:
         merged.setdefault(row["read"], []).append(row)
     table = markdown_table(
-        ["read", "calls", "ingress-side CPU ms/call", "controller CPU ms/call", "wall ms/call"],
+        [
+            "read",
+            "calls",
+            "caller CPU ms/call (what the polling ingress pays)",
+            "controller CPU ms/call",
+            "wall ms/call",
+        ],
         [
             [
                 name,

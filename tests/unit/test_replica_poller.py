@@ -3,6 +3,8 @@ when one runs again (no Ray: the controller's snapshot is replaced by a scripted
 
 import asyncio
 
+import pytest
+
 from serve_app.circuit import CircuitBreaker
 from serve_app.graph import replica_states
 from serve_app.readiness import DeploymentState, Readiness
@@ -109,5 +111,22 @@ def test_states_from_the_controllers_details_dict():
         "large": DeploymentState("UPDATING", 0),
         "router": None,
     }
-    assert replica_states.states_from_details({"applications": {}}, "app", names) == dict.fromkeys(names)
-    assert replica_states.states_from_details({}, "app", names) == dict.fromkeys(names)
+    with pytest.raises(replica_states.AppNotListed):  # a failed poll, not "every tier down"
+        replica_states.states_from_details({"applications": {}}, "app", names)
+
+
+def test_a_changed_details_shape_falls_back_to_serve_status(monkeypatch):
+    monkeypatch.setattr(replica_states, "_serve_details", lambda: {"apps": {}})
+    monkeypatch.setattr(replica_states, "_states_from_status", lambda app, names: {"small": UP})
+    assert replica_states.fetch_states("app", {"small": "Tier:small"}) == {"small": UP}
+
+
+def test_an_app_the_controller_does_not_list_is_a_failed_poll_not_every_tier_down(monkeypatch):
+    monkeypatch.setattr(replica_states, "_serve_details", lambda: {"applications": {}})
+    breakers = {"small": CircuitBreaker(), "large": CircuitBreaker()}
+    poller = replica_states.ReplicaStatePoller(
+        Readiness(), "app", {"small": "Tier:small"}, 2.0, lambda t: breakers[t].trip(), lambda t: None
+    )
+    asyncio.run(poller.poll_once())
+    assert poller.readiness.last_error == "AppNotListed"
+    assert all(b.available() for b in breakers.values())
