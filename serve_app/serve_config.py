@@ -26,8 +26,9 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def tier_router_apps(serve_config: dict[str, Any]) -> list[ServeApp]:
-    """Validate every application whose import_path is tier-router's builder."""
+def tier_router_apps(serve_config: dict[str, Any], required: bool = True) -> list[ServeApp]:
+    """Validate every application whose import_path is tier-router's builder (a ValueError when
+    there is none and they are `required`)."""
     apps = []
     for app in serve_config.get("applications") or []:
         if app.get("import_path") != BUILDER:
@@ -38,7 +39,7 @@ def tier_router_apps(serve_config: dict[str, Any]) -> list[ServeApp]:
         except Exception as exc:
             raise ValueError(f"application {name!r}: {exc}") from exc
         apps.append(ServeApp(name, app.get("route_prefix", "/"), cfg))
-    if not apps:
+    if not apps and required:
         raise ValueError(f"no application uses {BUILDER}")
     return apps
 
@@ -46,10 +47,10 @@ def tier_router_apps(serve_config: dict[str, Any]) -> list[ServeApp]:
 def find_app(config_path: str | Path, app: str | None, command: str) -> ServeApp:
     """The tier-router application named `app` in the serve config at `config_path` (the first one
     when `app` is None), or a SystemExit naming `command` and the applications the file has."""
-    apps = tier_router_apps(load_yaml(config_path))
+    apps = tier_router_apps(load_yaml(config_path), required=False)
     chosen = [a for a in apps if not app or a.name == app]
     if not chosen:
-        names = ", ".join(a.name for a in apps)
+        names = ", ".join(a.name for a in apps) or "none"
         raise SystemExit(f"{command}: no tier-router application {app!r} in {config_path} (it has: {names})")
     return chosen[0]
 

@@ -3,15 +3,30 @@ reaching large splits into routed and escalated per set."""
 
 from pathlib import Path
 
+import numpy as np
+
 from serve_app.evaluation.joint import OperatingPoint
-from serve_app.evaluation.tune import TuneSet, set_outcome
+from serve_app.evaluation.tune import TuneSet, mix_point, set_outcome
+from serve_app.evaluation.written_thresholds import written_pair
 
 
 def _round(x, digits=4):
     return None if x is None else round(float(x), digits)
 
 
-def summary(sets: list[TuneSet], point: OperatingPoint, intervals: dict, method: str, strategy: str, args) -> dict:
+def written_point(sets: list[TuneSet], point: OperatingPoint) -> OperatingPoint:
+    """The chosen point at the thresholds as written (4 decimals where that decides every prompt
+    of the sets as the chosen thresholds do, else exact), evaluated there: the point printed is
+    the point written."""
+    route = np.concatenate([s.route for s in sets])
+    confidence = np.concatenate([s.confidence for s in sets])
+    t_route, t_conf = written_pair(route, confidence, point.route_threshold, point.cascade_threshold)
+    return mix_point(sets, t_route, t_conf)
+
+
+def summary(sets: list[TuneSet], chosen: OperatingPoint, intervals: dict, method: str, strategy: str, args) -> dict:
+    """Thresholds as written (not rounded further) and every number evaluated at them."""
+    point = written_point(sets, chosen)
     per_set = {}
     for s in sets:
         o = set_outcome(s, point.route_threshold, point.cascade_threshold)
@@ -29,8 +44,8 @@ def summary(sets: list[TuneSet], point: OperatingPoint, intervals: dict, method:
         "goal": {"target_share": args.target_share}
         if args.target_share is not None
         else {"quality_floor": args.quality_floor},
-        "route_threshold": _round(point.route_threshold),
-        "cascade_threshold": None if getattr(args, "no_cascade", False) else _round(point.cascade_threshold),
+        "route_threshold": point.route_threshold,
+        "cascade_threshold": None if getattr(args, "no_cascade", False) else point.cascade_threshold,
         "share_to_large": _round(point.share),
         "routed": _round(point.routed),
         "escalated": _round(point.escalated),

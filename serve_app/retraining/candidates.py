@@ -14,6 +14,7 @@ from serve_app.evaluation.evaluate import CachedEncoder
 from serve_app.evaluation.heldout import Embedded, heldout_scores
 from serve_app.evaluation.joint import reaches_large
 from serve_app.evaluation.training import TrainingRows, fit, predict
+from serve_app.evaluation.written_thresholds import written
 from serve_app.retraining.gate import routed_quality
 from serve_app.retraining.operating_point import HeldOutPairs, OperatingPointTuner, RunningPoint
 from serve_app.routing.learned import RouterArtifact
@@ -91,6 +92,7 @@ def score_candidate(
     artifact = fit(kind, training_rows(train))
     scores = predict(artifact, test.vectors, test.data.prompts)
     point = tuner.tune(scores, HeldOutPairs(test.data.weak, test.data.strong), running)
+    threshold = written(point.router_threshold, scores, above=True)  # the value `retrain` writes
     confidence, t_conf = cascade or (None, None)
-    quality = routed_quality(scores, point.router_threshold, test.data.weak, test.data.strong, confidence, t_conf)
-    return Scored(kind, scores, point.router_threshold, quality, artifact, point.note, confidence, t_conf)
+    quality = routed_quality(scores, threshold, test.data.weak, test.data.strong, confidence, t_conf)
+    return Scored(kind, scores, threshold, quality, artifact, point.note, confidence, t_conf)

@@ -8,10 +8,13 @@ the running policy's share on the same slice: the refit may trade routing for es
 escalations that buy nothing, but not spend more. The gate then compares it with the running
 policy on the held-out slice, escalations counted as large answers.
 
-A confidence missing or recorded under another method escalates, as a missing confidence does
-when serving. The cascade is left out altogether when it is off (`route_only`), starts every
-request on small (`cascade_only`: routing is off, nothing to trade), or when no exported pair
-carries a confidence under the running method.
+A pair without a confidence under the running method (a direct `model:` request, a shadow call
+under a method that reads no logprobs, or one recorded under another method) is left out of the
+refit and of its held-out comparison, and counted: serving would have computed a real confidence
+for it, so counting it as missing (always escalated) would overstate escalation at low
+thresholds. The cascade is left out altogether when it is off (`route_only`), starts every request
+on small (`cascade_only`: routing is off, nothing to trade), or when the training or the held-out
+slice has no pair with a confidence under the running method.
 """
 
 from dataclasses import dataclass
@@ -21,18 +24,30 @@ import numpy as np
 
 from serve_app.evaluation.cascade_metrics import MISSING
 from serve_app.evaluation.dataset import LabelledSet
+from serve_app.evaluation.written_thresholds import written_pair
 
 
 @dataclass(frozen=True)
 class RunningCascade:
     """The running cascade as the gate sees it: its method and threshold, and the recorded
-    confidences of the training and held-out rows (MISSING where there is none)."""
+    confidences of the training and held-out rows (MISSING where there is none; the refit uses
+    only the rows that have one)."""
 
     method: str
     threshold: float
     train: np.ndarray
     test: np.ndarray
-    missing: int  # rows without a confidence under `method` (they escalate)
+    unscored: int  # rows without a confidence under `method`: left out of the refit
+
+    @property
+    def train_rows(self) -> np.ndarray:
+        """Indices of the training rows with a confidence under `method`: the refit's rows."""
+        return np.flatnonzero(self.train > MISSING)
+
+    @property
+    def test_rows(self) -> np.ndarray:
+        """Indices of the held-out rows with one: the refit's comparison."""
+        return np.flatnonzero(self.test > MISSING)
 
 
 @dataclass(frozen=True)
@@ -60,21 +75,29 @@ def running_cascade(
     if policy.mode != "route_and_cascade":
         return None, f"cascade mode {policy.mode}: not refitted"
     known = recorded_confidences(rows, policy.method)
-    if not known:
-        return None, f"no exported pair carries a {policy.method} confidence: cascade left as configured"
     pick = lambda data: np.array([known.get(i, MISSING) for i in data.ids], dtype=float)  # noqa: E731
-    missing = sum(i not in known for i in [*train.ids, *test.ids])
-    return RunningCascade(policy.method, float(policy.threshold), pick(train), pick(test), missing), ""
+    unscored = sum(i not in known for i in [*train.ids, *test.ids])
+    cascade = RunningCascade(policy.method, float(policy.threshold), pick(train), pick(test), unscored)
+    if not len(cascade.train_rows) or not len(cascade.test_rows):
+        return None, (
+            f"no {'training' if not len(cascade.train_rows) else 'held-out'} pair carries a {policy.method} "
+            "confidence: cascade left as configured"
+        )
+    return cascade, ""
 
 
 def refit(scores: np.ndarray, cascade: RunningCascade, data: LabelledSet, t_route: float, steps: int = 41) -> Refit:
     """Route and cascade thresholds chosen jointly on the training slice for the best quality at no
     more share reaching large than the running policy's: `tune.search`'s grid (only values the
-    config holds; a cascade threshold of 0 escalates only missing confidences, as serving does)
-    and `tune.choose`."""
+    config holds) and `tune.choose`, on the training rows with a confidence (`scores` are all
+    training rows'). The thresholds are as written (`written_thresholds`): they decide every one of
+    those rows as the chosen ones do."""
     from serve_app.evaluation.tune import TuneSet, choose, mix_point, search
 
-    train = TuneSet("train", np.asarray(scores, dtype=float), cascade.train, 1.0, data.weak, data.strong)
+    rows = cascade.train_rows
+    route, confidence = np.asarray(scores, dtype=float)[rows], cascade.train[rows]
+    train = TuneSet("train", route, confidence, 1.0, data.weak[rows], data.strong[rows])
     target = mix_point([train], t_route, cascade.threshold).share
     point = choose(search([train], steps).points, target_share=target)
-    return Refit(float(point.route_threshold), float(point.cascade_threshold), target, float(point.quality))
+    t_route, t_conf = written_pair(route, confidence, point.route_threshold, point.cascade_threshold)
+    return Refit(t_route, t_conf, target, float(mix_point([train], t_route, t_conf).quality))

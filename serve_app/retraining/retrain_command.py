@@ -94,17 +94,31 @@ def _gate(args: argparse.Namespace, proposal, current):
 
 def _cascade_refit(args, policy, cascade, train, test, current, store):
     """The running router with route + cascade thresholds refitted on the training slice, scored
-    on the held-out slice against the running policy: (Scored, gate decision, refit)."""
+    on the held-out slice against the running policy, both on the held-out pairs with a
+    confidence under the running method: (Scored, gate decision, refit)."""
     from serve_app.retraining.candidates import Scored, policy_scores
     from serve_app.retraining.cascade_refit import refit
     from serve_app.retraining.gate import routed_quality
 
     point = refit(policy_scores(policy.strategy, train.prompts, store), cascade, train, policy.threshold)
+    rows = cascade.test_rows
+    scores, weak, strong, confidence = current.scores[rows], test.weak[rows], test.strong[rows], cascade.test[rows]
+    running = Scored(
+        current.name,
+        scores,
+        policy.threshold,
+        routed_quality(scores, policy.threshold, weak, strong, confidence, cascade.threshold),
+        confidence=confidence,
+        cascade_threshold=cascade.threshold,
+    )
     t_route, t_conf = point.route_threshold, point.cascade_threshold
-    quality = routed_quality(current.scores, t_route, test.weak, test.strong, cascade.test, t_conf)
-    note = f"refitted on the training slice, at most its running share {point.target_share:.1%} reaching large"
-    scored = Scored("refit:cascade", current.scores, t_route, quality, None, note, cascade.test, t_conf)
-    return scored, _gate(args, scored, current), point
+    quality = routed_quality(scores, t_route, weak, strong, confidence, t_conf)
+    note = (
+        f"refitted on the training slice, at most its running share {point.target_share:.1%} reaching large; "
+        f"compared on the {len(rows)} held-out pairs with a {cascade.method} confidence"
+    )
+    scored = Scored("refit:cascade", scores, t_route, quality, None, note, confidence, t_conf)
+    return scored, _gate(args, scored, running), point
 
 
 def _cascade_summary(cascade, note: str, refit) -> dict:
@@ -115,9 +129,9 @@ def _cascade_summary(cascade, note: str, refit) -> dict:
         "refitted": True,
         "method": cascade.method,
         "running_threshold": cascade.threshold,
-        "missing_confidences": cascade.missing,
-        "route_threshold": round(point.route_threshold, 4),
-        "cascade_threshold": round(point.cascade_threshold, 6),
+        "pairs_without_confidence": cascade.unscored,
+        "route_threshold": point.route_threshold,
+        "cascade_threshold": point.cascade_threshold,
         "train_target_share": round(point.target_share, 4),
         "train_quality": round(point.train_quality, 4),
         "note": scored.note,
@@ -215,8 +229,8 @@ def _print_table(result: dict) -> None:
     verdict = "PROMOTE" if cascade["decision"]["promote"] else "KEEP the running thresholds"
     print(
         f"cascade refit ({cascade['method']}: route {cascade['route_threshold']:g}, cascade "
-        f"{cascade['cascade_threshold']:g}; {cascade['missing_confidences']} pairs without a confidence "
-        f"escalate): {verdict}: {cascade['decision']['reason']}"
+        f"{cascade['cascade_threshold']:g}; {cascade['pairs_without_confidence']} pairs without a "
+        f"{cascade['method']} confidence left out): {verdict}: {cascade['decision']['reason']}"
     )
 
 
@@ -226,11 +240,11 @@ def _write(args: argparse.Namespace, result: dict, promoted: str, best, refit) -
     if promoted == "router":
         path = save_content_hashed(best.artifact, Path(args.artifact_dir))
         strategy = {"name": best.name, "artifact": str(path)}
-        threshold = round(best.threshold, 4)
+        threshold = float(best.threshold)  # as evaluated: `score_candidate` took the written value
         settings = {("router", "policy", "strategy"): strategy, ("router", "policy", "threshold"): threshold}
         written = {"strategy": strategy, "threshold": threshold}
     else:
-        route, cascade = float(refit.threshold), float(refit.cascade_threshold)  # as evaluated, unrounded
+        route, cascade = float(refit.threshold), float(refit.cascade_threshold)  # as evaluated (written_thresholds)
         settings = {("router", "policy", "threshold"): route, ("ingress", "cascade", "threshold"): cascade}
         written = {"threshold": route, "cascade_threshold": cascade}
     apps = write_settings(Path(args.config), settings, result["app"])

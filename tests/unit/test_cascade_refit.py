@@ -150,7 +150,37 @@ def test_running_cascade_is_left_out_when_off_or_without_confidences():
     other, why = running_cascade(rows, CascadePolicy(method="mean_prob"), data, data)
     assert other is None and "mean_prob" in why
     on, why = running_cascade(rows, CascadePolicy(method="min_prob", threshold=0.2), data, data)
-    assert why == "" and on.train.tolist()[0] == 0.5 and on.train[1] < -1e8 and on.missing == 2
+    assert why == "" and on.train.tolist()[0] == 0.5 and on.train[1] < -1e8 and on.unscored == 2
+    assert on.train_rows.tolist() == on.test_rows.tolist() == [0]
+    test_only = labelled([0.5], [0.5], ids=["9"])
+    none_to_train, why = running_cascade(rows, CascadePolicy(method="min_prob"), test_only, data)
+    assert none_to_train is None and "no training pair carries a min_prob confidence" in why
+
+
+def test_the_refit_leaves_out_pairs_without_a_confidence_under_the_running_method():
+    """Pairs whose small answer loses but that carry no min_prob confidence (a direct `model:`
+    request, a shadow call under another method): counted as always escalated they would fill the
+    share budget; serving would have scored them, so the refit is the one on the scored pairs alone."""
+    rng = np.random.default_rng(1)
+    n, m = 300, 100
+    confidence = rng.uniform(0, 1, n)
+    small = np.r_[np.where(confidence < 0.3, 0.0, 0.5), np.zeros(m)]
+    scores = rng.uniform(0, 10, n + m)
+    data = labelled(small, 1 - small)
+    rows = [{"id": str(i), "confidence": float(c), "confidence_method": "min_prob"} for i, c in enumerate(confidence)]
+    rows += [{"id": str(n + i), "confidence": None, "confidence_method": None} for i in range(m // 2)]
+    rows += [{"id": str(n + i), "confidence": 0.01, "confidence_method": "mean_prob"} for i in range(m // 2, m)]
+    cascade, why = running_cascade(rows, CascadePolicy(method="min_prob", threshold=0.0), data, data)
+    assert why == "" and cascade.unscored == 2 * m and cascade.train_rows.tolist() == list(range(n))
+    point = refit(scores, cascade, data, t_route=7.0)
+    alone = refit(
+        scores[:n], RunningCascade("min_prob", 0.0, confidence, confidence, 0), data.subset(np.arange(n)), 7.0
+    )
+    assert point == alone
+    assert point.target_share == pytest.approx(np.mean(scores[:n] > 7.0))
+    assert 0.2 < point.cascade_threshold < 0.35 and point.cascade_threshold == round(point.cascade_threshold, 4)
+    running = np.where(scores[:n] > 7.0, 1 - small[:n], small[:n])
+    assert point.train_quality > np.mean(running) + 0.1
 
 
 def test_refit_trades_uninformative_routing_for_informative_escalation():
@@ -212,12 +242,17 @@ def test_retrain_promotes_a_cascade_refit_that_wins_and_writes_both_thresholds(t
     assert refitted["large_share"] <= running["large_share"] + 0.05 and refitted["vs_running"] > 0.02
     assert retrain_command.run(retrain_args(tmp_path, pairs)) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["cascade"]["pairs_without_confidence"] == 0
     text = (tmp_path / "serve.yaml").read_text()
     assert "comments survive retraining" in text and "# the shipped value" in text
     config = tier_router_apps(load_yaml(tmp_path / "serve.yaml"))[0].config
-    assert config.ingress.cascade.threshold == pytest.approx(result["written"]["cascade_threshold"], abs=1e-4)
+    assert (
+        config.ingress.cascade.threshold
+        == result["written"]["cascade_threshold"]
+        == result["cascade"]["cascade_threshold"]
+    )
     assert 0.25 < config.ingress.cascade.threshold < 0.35 and config.router.policy.strategy.name == "length"
-    assert config.router.policy.threshold == pytest.approx(result["cascade"]["route_threshold"], abs=1e-4)
+    assert config.router.policy.threshold == result["written"]["threshold"] == result["cascade"]["route_threshold"]
 
 
 @pytest.mark.usefixtures("toy_store")
@@ -231,3 +266,21 @@ def test_retrain_keeps_the_cascade_when_confidence_says_nothing(tmp_path, capsys
     assert result["cascade"]["refitted"] and not result["cascade"]["decision"]["promote"]
     assert result["promoted"] is None and "KEEP the running thresholds" in out
     assert (tmp_path / "serve.yaml").read_text() == CASCADE_CONFIG
+
+
+@pytest.mark.usefixtures("toy_store")
+def test_retrain_counts_and_leaves_out_pairs_without_a_confidence(tmp_path, capsys):
+    pairs = tmp_path / "pairs.jsonl"
+    write_confident_pairs(pairs, informative=True)
+    rows = [json.loads(line) for line in pairs.read_text().splitlines()]
+    for row in rows[::6]:
+        row["confidence"] = row["confidence_method"] = None
+    pairs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "serve.yaml").write_text(CASCADE_CONFIG)
+    assert retrain_command.run(retrain_args(tmp_path, pairs, dry_run=True)) == 0
+    out = capsys.readouterr().out
+    cascade = json.loads(out.strip().splitlines()[-1])["cascade"]
+    held_out_scored = sum(r["split"] == "test" and r["confidence"] is not None for r in rows)
+    assert cascade["refitted"] and cascade["pairs_without_confidence"] == len(rows[::6]) == 40
+    assert f"compared on the {held_out_scored} held-out pairs with a min_prob confidence" in cascade["note"]
+    assert "40 pairs without a min_prob confidence left out" in out

@@ -94,6 +94,13 @@ def test_find_app_takes_the_named_app_or_the_first_and_names_the_others(tmp_path
         find_app(path, "nope", "retrain")
 
 
+def test_find_app_says_none_for_a_file_without_tier_router_apps(tmp_path):
+    path = tmp_path / "empty.yaml"
+    path.write_text(yaml.safe_dump({"applications": []}))
+    with pytest.raises(SystemExit, match=r"tune: no tier-router application None in .*\(it has: none\)$"):
+        find_app(path, None, "tune")
+
+
 def test_gpu_profile_serves_llama_tiers():
     (app,) = tier_router_apps(load_yaml(GPU))
     small, large = app.config.tiers.small, app.config.tiers.large
