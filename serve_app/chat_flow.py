@@ -19,7 +19,7 @@ from serve_app.cascade.streaming import StreamingCascade
 from serve_app.errors import APIError, bad_request, tier_unavailable
 from serve_app.limits import LimitsConfig
 from serve_app.protocol import ChatRequest, parse_chat_request
-from serve_app.request_deadline import RequestDeadline, request_deadline
+from serve_app.request_deadline import RequestDeadline, RequestDeadlineReached, request_deadline
 from serve_app.routing.decision import RouteDecision
 from serve_app.tier_client import StreamOptions, TierClient, with_tier_usage
 from serve_app.vocabulary import AUTO, LARGE, SMALL, AnswerReason, RouteReason, Tier, answer_reason
@@ -133,8 +133,9 @@ class ChatFlow:
             with request_deadline(deadline):
                 async with asyncio.timeout_at(deadline.at):
                     return await self._serve(chat, request, evidence)
-        except TimeoutError:  # the deadline itself, or a tier's wait cut short by it (RequestDeadlineReached)
-            tier = evidence.get(H.TIER, "model")
+        except TimeoutError as exc:  # the deadline itself, or a tier's wait cut short by it (RequestDeadlineReached)
+            # The message names the tier waited on (large, in an escalation); the headers keep the route's.
+            tier = exc.tier if isinstance(exc, RequestDeadlineReached) else evidence.get(H.TIER, "model")
             error = tier_unavailable(tier, f"no answer within {self.deadline_s:g}s (request deadline)")
             error.headers = dict(evidence)
             raise error from None

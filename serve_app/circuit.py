@@ -1,8 +1,10 @@
 """Per-tier circuit breaker: after `failure_threshold` consecutive failures (or a report that the
 tier has no running replica) a tier is *open* for `open_s`; then one probe request is let through
 (*half-open*): success closes it, failure opens it again. The ingress's readiness poll also closes
-it when the tier has a running replica again (serve_app/graph/replica_states.py). Pure logic with an
-injectable clock.
+it (`close()`, not an answered request) when the tier has a running replica again
+(serve_app/graph/replica_states.py). It remembers when the tier last answered a request
+(`last_success_at`), so a wait cut by the request deadline can tell a hung tier from a slow but live
+one (serve_app/request_deadline.py). Pure logic with an injectable clock.
 """
 
 import time
@@ -45,6 +47,7 @@ class CircuitBreaker:
     failures: int = 0
     opened_at: float = field(default=-1.0)
     probing: bool = False
+    last_success_at: float = field(default=float("-inf"))  # `clock()` at the last recorded success
 
     @classmethod
     def from_config(cls, cfg: BreakerConfig, clock: Callable[[], float] = time.monotonic) -> "CircuitBreaker":
@@ -78,7 +81,17 @@ class CircuitBreaker:
         return max(0.0, self.open_s - (self.clock() - self.opened_at))
 
     def record_success(self) -> None:
+        """A request to the tier was answered: closed, and remembered for `succeeded_since`."""
+        self.close()
+        self.last_success_at = self.clock()
+
+    def close(self) -> None:
+        """Closed without an answered request (the readiness poll saw a running replica again)."""
         self.failures, self.opened_at, self.probing = 0, -1.0, False
+
+    def succeeded_since(self, since: float) -> bool:
+        """Whether a request to the tier succeeded at or after `since` (a `clock()` reading)."""
+        return self.last_success_at >= since
 
     def record_failure(self) -> None:
         self.failures += 1

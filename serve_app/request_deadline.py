@@ -6,8 +6,16 @@ never answers would be cancelled by the deadline before its own "no answer in ti
 circuit breaker would never learn that it hung. So `ChatFlow.run` publishes the deadline here (a
 context variable: the request's own task sees it, and any task started inside it), and `TierClient`
 ends its wait for the first answer (or stream chunk) `MARGIN_S` before the deadline, counting it as
-a failure of the tier it was waiting on, and raises `RequestDeadlineReached`, which `ChatFlow.run`
-answers like the deadline itself (503, no Retry-After).
+a failure of the tier it was waiting on, and raises `RequestDeadlineReached` (naming that tier),
+which `ChatFlow.run` answers like the deadline itself (503, no Retry-After, the message naming the
+tier waited on). In an escalation whose policy says `on_large_error: return_small`, a cut on the large
+tier returns the small answer instead, as a large-tier error does (serve_app/cascade/runner.py).
+
+Liveness: the cut blames the tier (a breaker failure) only if no request to it succeeded since the
+wait began (`CircuitBreaker.succeeded_since`). A non-streamed call's first item is the whole answer,
+so a healthy tier that is slow on a long answer would otherwise be blamed as hung, and two such
+requests would open its breaker (busy is not down); when another request to the tier succeeded
+meanwhile, the tier is alive and the cut only releases its probe. The client gets the same 503.
 
 Only a tier that had at least `MIN_BLAME_SHARE` of the deadline is cut off and blamed. Two attempts
 share one deadline, so at most one of them can have had that much: a tier left little time (the
@@ -25,8 +33,13 @@ MIN_BLAME_SHARE = 0.5  # of the request deadline: a tier given less is never bla
 
 
 class RequestDeadlineReached(TimeoutError):
-    """A tier's wait for its first answer was cut short by the request deadline (and the tier was
-    counted as failed). Not an APIError: there is no time left to fail over or escalate."""
+    """A tier's wait for its first answer was cut short by the request deadline (the tier counted as
+    failed unless it answered another request meanwhile). Not an APIError: there is no time left to
+    fail over or escalate. `tier`: the tier waited on."""
+
+    def __init__(self, tier: str, message: str):
+        super().__init__(message)
+        self.tier = tier
 
 
 @dataclass(frozen=True)

@@ -92,9 +92,11 @@ class TierClient:
     deployment with no running replica until one starts: minutes for a vLLM tier), then
     `request_timeout_s` for the whole answer or first stream chunk, cut short (see
     serve_app/request_deadline.py) when the request's deadline would cancel the wait first. Failures
-    (5xx, replica died, no answer in time, including no answer before the request deadline) feed
-    the tier's circuit breaker; back-pressure (queue full) and no replica free in time are busy, not
-    down: a 503 with Retry-After that leaves the breaker alone.
+    (5xx, replica died, no answer in time) feed the tier's circuit breaker; back-pressure (queue
+    full) and no replica free in time are busy, not down: a 503 with Retry-After that leaves the
+    breaker alone. No answer before the request deadline counts as a failure only when no request
+    to the tier succeeded since the wait began (liveness): a non-streamed first item is the whole
+    answer, so a live tier that is slow on a long answer is busy, not down.
     """
 
     def __init__(
@@ -149,15 +151,17 @@ class TierClient:
         logger.warning("tier %s failed: %s", self.name, type(exc).__name__)  # never the message: it may echo the prompt
         return self._failed(tier_unavailable(self.name, type(exc).__name__, self.breaker.open_s))
 
-    async def _next(self, gen: Any, timeout_s: float, cut_by_deadline: bool = False) -> Any:
+    async def _next(self, gen: Any, timeout_s: float, waiting_since: Optional[float] = None) -> Any:
+        """The next item within `timeout_s`; `waiting_since` (breaker clock) marks a wait cut by the
+        request deadline, begun then."""
         try:
             return await asyncio.wait_for(gen.__anext__(), timeout_s)
         except StopAsyncIteration:
             raise
         except asyncio.TimeoutError:
             _cancel(gen)
-            if cut_by_deadline:
-                raise self._deadline_reached(timeout_s) from None
+            if waiting_since is not None:
+                raise self._deadline_reached(timeout_s, waiting_since) from None
             raise self._failed(tier_unavailable(self.name, f"no answer within {timeout_s:g}s")) from None
         except asyncio.CancelledError:  # the request's deadline, or the client went away
             _cancel(gen)
@@ -168,13 +172,23 @@ class TierClient:
         except Exception as exc:  # replica died, deployment missing, engine crashed, ...
             raise self._unavailable(exc) from None
 
-    def _deadline_reached(self, waited_s: float) -> RequestDeadlineReached:
-        """The tier hung until (just before) the request deadline: a failure of this tier."""
-        self.breaker.record_failure()
+    def _deadline_reached(self, waited_s: float, since: float) -> RequestDeadlineReached:
+        """No answer until (just before) the request deadline: a failure of this tier if it hung (no
+        request to it succeeded since `since`), else a live tier slow on this request (not blamed)."""
+        hung = not self.breaker.succeeded_since(since)
+        if hung:
+            self.breaker.record_failure()
+        else:
+            self.breaker.release_probe()
         logger.warning(
-            "tier %s: no answer within %.3gs, before the request deadline; counted as a failure", self.name, waited_s
+            "tier %s: no answer within %.3gs, before the request deadline; %s",
+            self.name,
+            waited_s,
+            "counted as a failure" if hung else "not counted: another request to it succeeded meanwhile",
         )
-        return RequestDeadlineReached(f"The {self.name} tier gave no answer within {waited_s:.3g}s (request deadline)")
+        return RequestDeadlineReached(
+            self.name, f"The {self.name} tier gave no answer within {waited_s:.3g}s (request deadline)"
+        )
 
     async def _first_item(self, gen: Any) -> Any:
         """The first item, waited for `request_timeout_s` or until just before the request deadline."""
@@ -182,7 +196,7 @@ class TierClient:
         cut_s = deadline.cut_wait_s(self._request_timeout_s, now) if deadline is not None else None
         if cut_s is None:
             return await self._next(gen, self._request_timeout_s)
-        return await self._next(gen, cut_s, cut_by_deadline=True)
+        return await self._next(gen, cut_s, waiting_since=self.breaker.clock())
 
     async def _first(self, request: Any, empty: str) -> tuple[Any, Any]:
         """(the response generator, its first item), or the APIError it stands for."""

@@ -16,6 +16,7 @@ from serve_app.cascade.override import EXTENSION_FIELD
 from serve_app.cascade.policy import CascadePolicy
 from serve_app.cascade.replay import replay
 from serve_app.errors import APIError
+from serve_app.request_deadline import RequestDeadlineReached
 from serve_app.tier_client import StreamOptions, TierClient, with_tier_usage
 from serve_app.vocabulary import LARGE, SMALL, EscalationReason, Tier
 
@@ -92,6 +93,22 @@ def _client_view(response: dict[str, Any], body: dict[str, Any], content: Option
             for token in choice["logprobs"].get("content") or []:
                 token["top_logprobs"] = (token.get("top_logprobs") or [])[:top]
     return out
+
+
+def large_failure(exc: Exception) -> Optional[str]:
+    """The error to record when `exc` is a large-tier failure the small answer may stand in for under
+    `on_large_error: return_small` (a 5xx, or the request deadline cutting the wait for large: the
+    small answer is in hand, no tier call is needed), else None (the client's mistake: raise it)."""
+    if isinstance(exc, RequestDeadlineReached):
+        return str(exc)
+    if isinstance(exc, APIError) and exc.status >= 500:
+        return exc.message
+    return None
+
+
+def failure_kind(exc: Exception) -> str:
+    """What to log for a large-tier failure: its status, never its message (it may echo the prompt)."""
+    return str(exc.status) if isinstance(exc, APIError) else "request deadline"
 
 
 def _recording_usage(options: StreamOptions, attempt: Attempt) -> StreamOptions:
@@ -191,11 +208,12 @@ class Cascade:
                 outcome.stream = await self.large.open_stream(request, _recording_usage(call.options, large))
                 return outcome
             response = await self.large.complete(self.request_factory(call.body))
-        except APIError as exc:
-            if small_answer is None or exc.status < 500 or call.policy.on_large_error == "fail":
+        except (APIError, RequestDeadlineReached) as exc:
+            error = large_failure(exc)
+            if small_answer is None or error is None or call.policy.on_large_error == "fail":
                 raise
-            logger.warning("escalation failed (%d); returning the small answer", exc.status)  # never the message
-            large.error, large.discarded = exc.message, True
+            logger.warning("escalation failed (%s); returning the small answer", failure_kind(exc))  # never the message
+            large.error, large.discarded = error, True
             attempts[0].discarded = False
             return self._answer_small(
                 call, small_answer, [*attempts, large], EscalationReason.ESCALATION_FAILED, confidence

@@ -16,8 +16,9 @@ from typing import Any, Callable, Optional
 from serve_app.cascade.methods import answer_confidence
 from serve_app.cascade.policy import CascadePolicy
 from serve_app.cascade.prefix import ClientView, Prefix, client_stream, close_quietly, first_choice, hold_prefix
-from serve_app.cascade.runner import Attempt, CascadeCall, CascadeOutcome
+from serve_app.cascade.runner import Attempt, CascadeCall, CascadeOutcome, failure_kind, large_failure
 from serve_app.errors import APIError
+from serve_app.request_deadline import RequestDeadlineReached
 from serve_app.tier_client import StreamOptions, TierClient, with_tier_usage
 from serve_app.vocabulary import LARGE, SMALL, EscalationReason
 
@@ -163,11 +164,12 @@ class StreamingCascade:
         large = Attempt(LARGE)
         try:
             frames = await self.large.open_stream(self.make_request(with_tier_usage(body)), _recorder(large))
-        except APIError as exc:
-            if whole is None or exc.status < 500 or policy.on_large_error == "fail":
+        except (APIError, RequestDeadlineReached) as exc:
+            error = large_failure(exc)
+            if whole is None or error is None or policy.on_large_error == "fail":
                 raise
-            logger.warning("escalation failed (%d); returning the small answer", exc.status)  # never the message
-            large.error, large.discarded = exc.message, True
+            logger.warning("escalation failed (%s); returning the small answer", failure_kind(exc))  # never the message
+            large.error, large.discarded = error, True
             attempts[0].discarded = False
             return self._commit(
                 whole[0], whole[1], view, policy, [*attempts, large], EscalationReason.ESCALATION_FAILED, decision

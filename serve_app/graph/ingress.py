@@ -188,7 +188,7 @@ class TierRouterIngress:
             deployments,
             cfg.readiness_poll_s,
             lambda tier: tiers[tier].breaker.trip(),
-            lambda tier: tiers[tier].breaker.record_success(),
+            lambda tier: tiers[tier].breaker.close(),
         )
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:

@@ -30,7 +30,7 @@ def poll_through(monkeypatch, snapshots, breakers):
         {"small": "Tier:small", "large": "Tier:large"},
         2.0,
         lambda tier: breakers[tier].trip(),
-        lambda tier: breakers[tier].record_success(),
+        lambda tier: breakers[tier].close(),
     )
     seen = []
     for _ in snapshots:
