@@ -32,13 +32,6 @@ def deploy() -> int:
     return port
 
 
-def _process(fragment: str) -> psutil.Process:
-    for proc in psutil.process_iter(["cmdline"]):
-        if fragment in " ".join(proc.info["cmdline"] or []):
-            return proc
-    raise RuntimeError(f"no process matching {fragment}")
-
-
 def _cpu_s(proc: psutil.Process) -> float:
     times = proc.cpu_times()
     return times.user + times.system
@@ -66,7 +59,7 @@ def measure(calls: int, idle_s: float) -> dict:
     from serve_app.graph.replica_states import fetch_states
 
     names = deployment_names(RouterConfig())
-    controller = _process("ServeController")
+    controller = psutil.Process(pyspy_profile.replica_pid("ServeController"))
     rows = []
     for _ in range(2):  # two rounds, alternating, so drift hits both reads alike
         rows.append(per_call("serve.status()", serve.status, calls, controller))

@@ -1,4 +1,8 @@
-"""Names of the routing-evidence response headers: the one place they are spelled."""
+"""Names of the routing-evidence response headers: the one place they are spelled (and the one
+reading of the request id)."""
+
+import uuid
+from typing import Mapping
 
 PREFIX = "x-tier-router-"
 TIER = PREFIX + "tier"  # the tier that answered: small | large
@@ -17,3 +21,10 @@ ESCALATED = PREFIX + "escalated"  # yes | no
 ESCALATION_REASON = PREFIX + "escalation-reason"  # confident | low-confidence | small-error | escalation-failed
 TIERS_USED = PREFIX + "tiers"  # tiers called, in order, e.g. "small,large"
 ATTEMPTS = PREFIX + "attempts"  # usage of every paid attempt, discarded ones included
+
+
+def request_id_of(headers: Mapping[str, str]) -> tuple[str, bool]:
+    """(id, generated): Serve's id of the request from its `x-request-id` (case-insensitive
+    `headers`), or a fresh one (generated True) when the request did not come through Serve's proxy."""
+    given = headers.get(REQUEST_ID)
+    return (given, False) if given else (uuid.uuid4().hex, True)

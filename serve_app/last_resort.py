@@ -8,24 +8,15 @@ traceback, which may carry request text; here only the exception's type is logge
 """
 
 import logging
-import uuid
 from typing import Any
 
+from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 
 from serve_app import headers as H
 from serve_app.errors import internal_error
 
 logger = logging.getLogger(__name__)
-
-
-def _request_id(scope: dict[str, Any]) -> tuple[str, bool]:
-    """(id, generated): the request's `x-request-id` (Serve's proxy sets it), else a fresh one."""
-    name = H.REQUEST_ID.lower().encode()
-    for key, value in scope.get("headers") or ():
-        if key.lower() == name and value:
-            return value.decode("latin-1"), False
-    return uuid.uuid4().hex, True
 
 
 class LastResortMiddleware:
@@ -50,7 +41,7 @@ class LastResortMiddleware:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
-            request_id, generated = _request_id(scope)
+            request_id, generated = H.request_id_of(Headers(scope=scope))
             where = "after the response started" if started else "outside the API routes"
             logger.error("request %s failed %s: %s (bug)", request_id, where, type(exc).__name__)
             if started:

@@ -12,7 +12,6 @@ the proxy (none carries the header) gets a fresh id, which the ingress then send
 
 import logging
 import time
-import uuid
 from typing import Any, Awaitable, Callable, Optional
 
 from fastapi import FastAPI, Request
@@ -56,13 +55,6 @@ def _replica_admission() -> Optional[AdmissionGate]:
 
 app.add_middleware(AdmissionMiddleware, gate_of=_replica_admission)
 app.add_middleware(LastResortMiddleware)  # added last: outermost, around admission too
-
-
-def request_id_of(request: Request) -> tuple[str, bool]:
-    """(id, generated): Serve's id of the request from its `x-request-id`, or a fresh one (generated
-    True) when the request did not come through Serve's proxy."""
-    given = request.headers.get(H.REQUEST_ID)
-    return (given, False) if given else (uuid.uuid4().hex, True)
 
 
 def _with_id(response: Response, request_id: str, generated: bool) -> Response:
@@ -199,7 +191,7 @@ class TierRouterIngress:
         """Auth, then `handler()`; any APIError becomes its JSON answer, anything else a 500 (the
         /v1 routes' catch-all) logged with the request id, the exception's type and the caller's
         key id only (never the body or the exception's message)."""
-        request_id, generated = request_id_of(request)
+        request_id, generated = H.request_id_of(request.headers)
         key_id = None
         try:
             key_id = self._auth.check(request.headers.get("authorization"))

@@ -120,7 +120,7 @@ class ScriptedHandle:
 
 
 def echo_response(request: Any) -> list[Any]:
-    text = request.messages[-1]["content"]
+    text = request.messages[-1].get("content")  # an assistant message may have none
     return [
         Resp(
             model=request.model,

@@ -20,7 +20,7 @@ def make_flow(small=None, large=None, route=None, timeout_s=2.0, idle_s=2.0, cas
     large = large or ScriptedHandle(echo_response)
 
     async def default_route(messages):
-        text = messages[-1]["content"]
+        text = messages[-1].get("content") or ""  # an assistant message may have none
         return decide(8.0 if "hard" in text else 1.0, 4.0, "exemplar")
 
     tiers = {
